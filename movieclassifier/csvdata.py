@@ -1,0 +1,99 @@
+"""Reading labelled review CSVs (``review,sentiment``; plain or gzip) as a checked stream."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+EXPECTED_HEADER = ["review", "sentiment"]
+# Reviews can be long; the csv module's default field limit (128 KiB) is not enough for all.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class CSVFormatError(ValueError):
+    """The file is not a labelled review CSV; the message names the line and the problem."""
+
+
+@dataclass
+class Progress:
+    """Bytes of the (possibly compressed) file consumed so far, for a progress bar."""
+
+    total_bytes: int
+    read_bytes: int = 0
+
+
+class _CountingReader(io.RawIOBase):
+    """Wraps the raw file to count bytes and hash them as they are read."""
+
+    def __init__(self, raw: BinaryIO, progress: Progress, digest: hashlib._Hash) -> None:
+        self._raw = raw
+        self._progress = progress
+        self._digest = digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if count:
+            self._progress.read_bytes += count
+            self._digest.update(memoryview(buffer)[:count])
+        return count or 0
+
+
+class ReviewCSV:
+    """Iterate ``(line_number, review, label)`` over a CSV, checking as it goes.
+
+    ``sha256`` is the digest of the file's bytes, complete once iteration has finished.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CSVFormatError(f"{self.path}: no such file")
+        self.progress = Progress(self.path.stat().st_size)
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def __iter__(self) -> Iterator[tuple[int, str, int]]:
+        with open(self.path, "rb") as raw:
+            counted = io.BufferedReader(_CountingReader(raw, self.progress, self._digest), 1 << 20)
+            is_gzip = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream: BinaryIO = gzip.GzipFile(fileobj=counted) if is_gzip else counted  # type: ignore[assignment]
+            text_stream = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+            yield from self._rows(text_stream)
+
+    def _rows(self, text_stream: io.TextIOWrapper) -> Iterator[tuple[int, str, int]]:
+        reader = csv.reader(text_stream)
+        try:
+            header = next(reader, None)
+            if header is None or [h.strip().lower() for h in header] != EXPECTED_HEADER:
+                raise CSVFormatError(
+                    f"{self.path}: line 1: expected the header 'review,sentiment', got {header!r}"
+                )
+            for row in reader:
+                yield reader.line_num, *self._check(reader.line_num, row)
+        except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile, OSError) as exc:
+            raise CSVFormatError(
+                f"{self.path}: line {reader.line_num + 1}: unreadable: {exc}"
+            ) from exc
+
+    def _check(self, line: int, row: list[str]) -> tuple[str, int]:
+        if len(row) != 2:
+            raise CSVFormatError(f"{self.path}: line {line}: expected 2 fields, got {len(row)}")
+        review, label = row
+        if label.strip() not in ("0", "1"):
+            raise CSVFormatError(
+                f"{self.path}: line {line}: sentiment must be 0 or 1, got {label!r}"
+            )
+        return review, int(label)

@@ -1,0 +1,107 @@
+"""Database engine and session lifecycle, and schema migration (Alembic).
+
+SQLite by default (``db/reviews.sqlite``, WAL mode, busy timeout); PostgreSQL when
+``DATABASE_URL`` says so. Repository functions take a ``Session`` and never commit; the
+view or job that calls them owns the transaction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from movieclassifier.config import REPO_ROOT, Settings
+
+MIGRATIONS_DIR = REPO_ROOT / "db" / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for ``database_url``; SQLite files get WAL, foreign keys and a busy timeout."""
+    if not database_url.startswith("sqlite"):
+        return create_engine(database_url, pool_pre_ping=True)
+    path = database_url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin:
+    # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    # another worker wrote in between; taking the write lock up front makes it wait instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Any:
+    """An Alembic configuration that migrates through ``engine``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def init_db(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to ``revision`` with the Alembic migrations."""
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when every table of the schema exists (cheap; used by /readyz)."""
+    from movieclassifier.schema import Base
+
+    existing = set(inspect(engine).get_table_names())
+    return set(Base.metadata.tables) <= existing
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Create the engine for ``app`` and close the request's session when it ends."""
+    engine = make_engine(settings.database_url)
+    app.extensions["movieclassifier.engine"] = engine
+    app.extensions["movieclassifier.sessions"] = make_session_factory(engine)
+    app.teardown_appcontext(close_session)
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["movieclassifier.engine"]  # type: ignore[no-any-return]
+
+
+def get_session() -> Session:
+    """The session of this request, opened on first use (flaskr's ``get_db``)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["movieclassifier.sessions"]()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

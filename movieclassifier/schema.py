@@ -1,0 +1,152 @@
+"""The database tables (SQLAlchemy 2 typed declarative models), shared by every part.
+
+Pure: no Flask. Alembic migrations in ``db/migrations`` create and change these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Model version statuses.
+PROMOTED = "promoted"
+REJECTED = "rejected"
+ROLLED_BACK = "rolled_back"
+# Feedback statuses: "learning" marks rows claimed by a running retrain; a run that finds
+# such rows at start (it holds the lock, so their claimer is dead) hands them back.
+PENDING = "pending"
+LEARNING = "learning"
+LEARNED = "learned"
+QUARANTINED = "quarantined"
+APPROVED = "approved"
+DISCARDED = "discarded"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class ModelVersion(Base):
+    """The registry: one row per published (or rejected) model version."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    filename: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sklearn_version: Mapped[str] = mapped_column(String(32))
+    numpy_version: Mapped[str] = mapped_column(String(32))
+    feature_params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))
+    source_detail: Mapped[str] = mapped_column(Text, default="")
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    parent_version: Mapped[int | None] = mapped_column(Integer)
+    samples_seen: Mapped[int] = mapped_column(Integer, default=0)
+    learned: Mapped[int] = mapped_column(Integer, default=0)
+    holdout_accuracy: Mapped[float | None] = mapped_column(Float)
+    holdout_rows: Mapped[int] = mapped_column(Integer, default=0)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ModelBlob(Base):
+    """The pickled bytes of a version, so a server without the file on its disk can fetch it."""
+
+    __tablename__ = "model_blobs"
+
+    version: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.version", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CurrentModel(Base):
+    """A single row (id 1) naming the version every worker should serve."""
+
+    __tablename__ = "current_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(ForeignKey("model_versions.version"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HoldoutReview(Base):
+    """Reviews kept out of training by ``train_stream.py --holdout``; the retraining gate."""
+
+    __tablename__ = "holdout_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review: Mapped[str] = mapped_column(Text)
+    label: Mapped[int] = mapped_column(Integer)
+
+
+class StoredPrediction(Base):
+    """A prediction that was shown to someone, so feedback can refer to it by id."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    review: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(8))
+    probability: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[int] = mapped_column(ForeignKey("model_versions.version"), index=True)
+    # "web" or "api": enough to tell the two apart, nothing that identifies a person.
+    channel: Mapped[str] = mapped_column(String(8))
+
+
+class Feedback(Base):
+    """A person's answer to a stored prediction: the confirmed label and its learning state."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(
+        ForeignKey("predictions.id", ondelete="CASCADE"), unique=True
+    )
+    correct: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    learned_version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"))
+    quarantined_version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"))
+
+
+class RetrainRun(Base):
+    """One run of the retraining job and what it did; the dashboard shows the latest."""
+
+    __tablename__ = "retrain_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int | None] = mapped_column(Integer)
+    learned: Mapped[int] = mapped_column(Integer, default=0)
+    holdout_accuracy_before: Mapped[float | None] = mapped_column(Float)
+    holdout_accuracy_after: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text, default="")
