@@ -188,5 +188,7 @@ COMMANDS = [init_db_command, train_command]
 
 def init_app(app: Flask) -> None:
     """Register every command on ``app.cli`` (``flask --app movieclassifier ...``)."""
-    for command in COMMANDS:
+    from movieclassifier import cli_ops
+
+    for command in COMMANDS + cli_ops.COMMANDS:
         app.cli.add_command(command)
