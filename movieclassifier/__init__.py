@@ -27,11 +27,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["movieclassifier.settings"] = settings
 
-    from movieclassifier import cli, db, errors, health
+    from movieclassifier import cli, dashboard, db, errors, health, metrics
 
     db.init_app(app, settings)
     errors.register_error_handlers(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(dashboard.bp)
+    metrics.init_app(app)
     cli.init_app(app)
     return app
 

@@ -30,3 +30,7 @@ def record_feedback(correct: bool) -> None:
 
 def observe_predict_latency(seconds: float) -> None:
     PREDICT_LATENCY.observe(seconds)
+
+
+def init_app(app) -> None:  # type: ignore[no-untyped-def]
+    """Serve ``GET /metrics``; filled in with the multiprocess collector."""
