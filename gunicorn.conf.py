@@ -1,9 +1,17 @@
 """gunicorn settings, read from the environment (gunicorn loads ./gunicorn.conf.py itself).
 
 WEB_CONCURRENCY is gunicorn's and Heroku's name for the worker count.
+
+Metrics: prometheus-client's multiprocess mode keeps each worker's counters in files under
+PROMETHEUS_MULTIPROC_DIR, so /metrics covers every worker. When the variable is unset, a
+fresh temporary directory is used (and removed on exit). The directory is emptied when the
+server starts, so two servers must not share one.
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -12,3 +20,37 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() in ("1", "true") else None
 errorlog = "-"
+# gunicorn's control socket defaults to one path per user, which several servers on one
+# machine (tests, two apps) would fight over: off unless a path is given.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+# Set before any worker imports prometheus_client, which reads it once at import; workers
+# inherit the environment of this (master) process.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movieclassifier-metrics-")
+    os.environ["MOVIECLASSIFIER_METRICS_TMPDIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    """Start counting from zero: files left by an earlier run would be summed in."""
+    path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    server.log.info("prometheus multiprocess directory: %s", path)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (its counters stay: totals must not go down)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the temporary directory this configuration made (never one it was given)."""
+    made = os.environ.get("MOVIECLASSIFIER_METRICS_TMPDIR")
+    if made and made == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(made, ignore_errors=True)

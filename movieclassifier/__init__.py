@@ -9,6 +9,8 @@ import logging
 import sys
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from movieclassifier.config import Settings
 
@@ -27,12 +29,34 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["movieclassifier.settings"] = settings
 
-    from movieclassifier import cli, dashboard, db, errors, health, metrics
+    from movieclassifier import (
+        api,
+        cli,
+        dashboard,
+        db,
+        errors,
+        health,
+        limits,
+        metrics,
+        serving,
+        web,
+    )
 
+    if settings.trusted_proxies:
+        # Behind a router (Heroku, nginx) the client's address is in X-Forwarded-For; rate
+        # limits count per client, not per proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     db.init_app(app, settings)
+    serving.init_app(app)
     errors.register_error_handlers(app)
+    csrf = CSRFProtect(app)
+    # The JSON API is not cookie-authenticated, so a forged cross-site request gains nothing.
+    csrf.exempt(api.bp)
+    app.register_blueprint(web.bp)
+    app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(dashboard.bp)
+    limits.init_app(app, settings)
     metrics.init_app(app)
     cli.init_app(app)
     return app

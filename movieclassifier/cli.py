@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
 
 from movieclassifier import db, model_store
 from movieclassifier.config import ConfigError, Settings
+from movieclassifier.training import BATCH_SIZE, EPOCHS
 
 
 def load_settings() -> Settings:
@@ -51,17 +53,17 @@ def _safe_url(url: str) -> str:
 @click.argument("csv_path", metavar="CSV", type=click.Path(path_type=Path))
 @click.option(
     "--batch-size",
-    default=1000,
+    default=BATCH_SIZE,
     show_default=True,
     type=click.IntRange(min=1),
     help="Rows per partial_fit step.",
 )
 @click.option(
     "--epochs",
-    default=1,
+    default=EPOCHS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Passes over the training rows.",
+    help="Passes over the training rows (later passes reuse the hashed batches).",
 )
 @click.option(
     "--holdout",
@@ -72,6 +74,12 @@ def _safe_url(url: str) -> str:
 )
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Random seed of the classifier."
+)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Hashing processes [default: one per core]; 0 hashes in this process.",
 )
 @click.option(
     "--continue",
@@ -90,7 +98,7 @@ def _safe_url(url: str) -> str:
 )
 @click.option(
     "--plot",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="Write a learning curve (hold-out accuracy against reviews seen), .png or .svg.",
 )
@@ -100,6 +108,7 @@ def train_command(
     epochs: int,
     holdout: int,
     seed: int,
+    workers: int | None,
     continue_training: bool,
     quiet: bool,
     as_json: bool,
@@ -109,6 +118,7 @@ def train_command(
     """Stream a review,sentiment CSV (plain or .gz) into a new model version and publish it."""
     from movieclassifier import training
 
+    _check_plot_option(plot, holdout)
     settings = load_settings()
     sessions = open_database(settings)
     if if_missing and _has_current_model(sessions):
@@ -126,12 +136,30 @@ def train_command(
             seed=seed,
             continue_training=continue_training,
             progress=progress,
+            workers=workers,
+            curve=plot is not None,
         )
     except training.CSVFormatError as exc:
         raise click.ClickException(f"{exc}; nothing was published") from exc
     except model_store.ModelStoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_train_report(report, as_json)
+    if plot is not None:
+        _write_learning_curve(report, plot)
+    _print_train_report(report, as_json, plot)
+
+
+def _check_plot_option(plot: Path | None, holdout: int) -> None:
+    if plot is None:
+        return
+    if plot.suffix.lower() not in (".png", ".svg"):
+        raise click.BadParameter(
+            f"must end in .png or .svg, got {str(plot)!r}", param_hint="'--plot'"
+        )
+    if holdout == 0:
+        raise click.BadParameter(
+            "needs --holdout N: the curve is the accuracy on the held-out rows",
+            param_hint="'--plot'",
+        )
 
 
 def _has_current_model(sessions) -> bool:  # type: ignore[no-untyped-def]
@@ -140,34 +168,58 @@ def _has_current_model(sessions) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
-    """A pyprind bar over the bytes of the file, so it is right for any row length."""
+    """A pyprind bar over the whole run (bytes read in the first epoch, batches after it)."""
     import pyprind
 
-    state: dict[str, object] = {}
+    steps = 1000
+    state: dict[str, Any] = {"done": 0}
 
-    def update(progress, rows: int) -> None:  # type: ignore[no-untyped-def]
-        bar = state.get("bar")
-        if bar is None:
-            bar = pyprind.ProgBar(
-                max(progress.total_bytes, 1), stream=sys.stderr, title="training", width=40
+    def update(progress) -> None:  # type: ignore[no-untyped-def]
+        if "bar" not in state:
+            state["bar"] = pyprind.ProgBar(steps, stream=sys.stderr, title="training", width=40)
+        done = min(steps, int(progress.fraction * steps))
+        if done > state["done"]:
+            rate = (
+                f"epoch {progress.epoch}/{progress.epochs}, {progress.docs_per_second:,.0f} docs/s"
             )
-            state["bar"], state["done"] = bar, 0
-        done = min(progress.read_bytes, progress.total_bytes)
-        delta = done - state["done"]  # type: ignore[operator]
-        if delta > 0:
-            bar.update(iterations=delta)  # type: ignore[attr-defined]
+            state["bar"].update(iterations=done - state["done"], item_id=rate)
             state["done"] = done
 
     return update
 
 
-def _print_train_report(report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _write_learning_curve(report, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Hold-out accuracy against reviews seen, as PNG or SVG (by the file's suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; must come before pyplot
+    from matplotlib import pyplot
+
+    seen = [point[0] for point in report.curve]
+    accuracy = [point[1] for point in report.curve]
+    figure, axes = pyplot.subplots(figsize=(7, 4))
+    axes.plot(seen, accuracy, marker="o")
+    for epoch in range(1, report.epochs):
+        axes.axvline(epoch * report.rows_trained, color="grey", linewidth=0.5)
+    axes.set_xlabel("reviews seen (all epochs)")
+    axes.set_ylabel(f"accuracy on {report.holdout_rows} held-out reviews")
+    axes.set_title(f"learning curve of version {report.version}")
+    axes.grid(True, alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format=path.suffix.lower().lstrip("."), bbox_inches="tight")
+    pyplot.close(figure)
+
+
+def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None:  # type: ignore[no-untyped-def]
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
     summary = (
-        f"published version {report.version}: {report.rows_trained} rows trained in "
-        f"{report.seconds:.1f} s ({report.docs_per_second:,.0f} docs/s); "
+        f"published version {report.version}: {report.rows_trained} rows trained "
+        f"({report.epochs} epochs) in {report.seconds:.1f} s "
+        f"({report.docs_per_second:,.0f} docs/s); "
         f"hold-out accuracy {accuracy} on {report.holdout_rows} rows"
     )
+    if plot is not None:
+        summary += f"; learning curve written to {plot}"
     if as_json:
         click.echo(summary, err=True)
         fields = (

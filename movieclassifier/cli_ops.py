@@ -1,10 +1,248 @@
 """Operator commands for the feedback loop (versions, rollback, prune, quarantine, retrain).
 
-Registered on ``app.cli`` next to the commands of ``cli``.
+Registered on ``app.cli`` next to the commands of ``cli``; ``scripts/retrain.py`` runs
+``retrain_command``. Domain errors become ``click.ClickException`` with a hint.
 """
 
 from __future__ import annotations
 
-import click
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
-COMMANDS: list[click.Command] = []
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from movieclassifier import feedback, locking, model_store, operations, retrain
+from movieclassifier.cli import load_settings, open_database
+from movieclassifier.config import ConfigError, Settings, parse_duration
+
+log = logging.getLogger(__name__)
+
+BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later"
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
+    settings = load_settings()
+    sessions = open_database(settings)
+    try:
+        yield settings, sessions
+    finally:
+        sessions.kw["bind"].dispose()
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration("--every", value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.command("retrain")
+@click.option(
+    "--every",
+    callback=_duration,
+    default=None,
+    help='Keep running as a clock process, one run per interval ("10m", "1h"). '
+    "A failed run is logged and the next one still happens; SIGTERM stops it.",
+)
+@click.option("--wait", is_flag=True, help="Wait for a running retrain instead of exiting busy.")
+@click.option(
+    "--fail-if-busy",
+    is_flag=True,
+    help=f"Exit {BUSY_EXIT_CODE} instead of 0 when another retrain is running.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most feedback rows learned in one run [default: RETRAIN_BATCH_SIZE].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run, last.")
+def retrain_command(
+    every: float | None, wait: bool, fail_if_busy: bool, batch_size: int | None, as_json: bool
+) -> None:
+    """Learn the feedback no version has learned yet; publish the result or reject it."""
+    with _database() as (settings, sessions):
+        if every is None:
+            report = _run_once(sessions, settings, wait, batch_size, as_json)
+            if report.status == retrain.BUSY and fail_if_busy:
+                raise SystemExit(BUSY_EXIT_CODE)
+            return
+        _clock(sessions, settings, every, batch_size, as_json)
+
+
+def _run_once(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    wait: bool,
+    batch_size: int | None,
+    as_json: bool,
+) -> retrain.RetrainReport:
+    try:
+        report = retrain.retrain(sessions, settings, wait=wait, batch_size=batch_size)
+    except model_store.ModelStoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(report.message, err=True)
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        click.echo(report.message)
+    return report
+
+
+def _clock(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    every: float,
+    batch_size: int | None,
+    as_json: bool,
+) -> None:
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("retrain clock: signal %d, stopping after the current run", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    click.echo(f"retrain clock: one run every {every:g} s", err=True)
+    while not stop.is_set():
+        try:
+            _run_once(sessions, settings, False, batch_size, as_json)
+        except Exception:
+            # The scheduler's job is to keep going; the failed run is in the log and in
+            # retrain_runs, and its feedback went back to pending.
+            log.exception("retrain run failed; the next one is in %g s", every)
+        stop.wait(every)
+    click.echo("retrain clock: stopped", err=True)
+
+
+@click.command("versions")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def versions_command(limit: int, as_json: bool) -> None:
+    """List model versions: status, held-out accuracy, labels learned, live accuracy."""
+    with _database() as (_settings, sessions), sessions() as session:
+        rows = operations.version_table(session, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        raise click.ClickException(f"no model versions yet; {model_store.TRAIN_HINT}")
+    click.echo(operations.format_table(rows))
+
+
+@click.command("rollback")
+@click.argument("version", type=int)
+def rollback_command(version: int) -> None:
+    """Make an earlier VERSION current; newer versions are marked rolled_back.
+
+    Every worker of every server moves to it at its next reload check.
+    """
+    with _database() as (settings, sessions):
+        try:
+            with locking.retrain_lock(sessions.kw["bind"]):
+                undone = operations.rollback(sessions, settings.model_dir, version)
+        except locking.Busy as exc:
+            raise click.ClickException(f"{exc}; try again when it has finished") from exc
+        except model_store.ModelStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+    listed = ", ".join(str(v) for v in undone) or "none"
+    click.echo(f"version {version} is current; rolled back: {listed}")
+
+
+@click.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Versions whose bytes are kept [default: KEEP_MODEL_VERSIONS].",
+)
+def prune_command(keep: int | None) -> None:
+    """Drop the bytes and files of old versions, and orphan files; never the current one."""
+    with _database() as (settings, sessions):
+        try:
+            with locking.retrain_lock(sessions.kw["bind"]), sessions.begin() as session:
+                report = operations.prune(session, settings, keep)
+        except locking.Busy as exc:
+            raise click.ClickException(f"{exc}; try again when it has finished") from exc
+    versions = ", ".join(str(v) for v in report.pruned_versions) or "none"
+    click.echo(f"pruned versions: {versions}; removed {len(report.removed_files)} files")
+
+
+@click.group("quarantine")
+def quarantine_group() -> None:
+    """Inspect, approve or discard feedback that a rejected version learned."""
+
+
+@quarantine_group.command("list")
+@click.option("--version", type=int, default=None, help="Only what this rejected version took.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+def quarantine_list(version: int | None, limit: int) -> None:
+    """List quarantined feedback, oldest first."""
+    with _database() as (_settings, sessions), sessions() as session:
+        lines = operations.quarantine_lines(session, version, limit)
+    if not lines:
+        click.echo("no quarantined feedback")
+        return
+    click.echo("\n".join(lines))
+
+
+def _settle(ids: tuple[int, ...], version: int | None, take_all: bool, action: str) -> int:
+    if not ids and version is None and not take_all:
+        raise click.UsageError("name feedback IDS, or --version V, or --all")
+    settle = feedback.approve if action == "approve" else feedback.discard
+    with _database() as (_settings, sessions):
+        try:
+            with sessions.begin() as session:
+                return settle(session, ids, version)
+        except feedback.NotQuarantined as exc:
+            raise click.ClickException(
+                f'{exc}; see "flask --app movieclassifier quarantine list"'
+            ) from exc
+
+
+_SETTLE_OPTIONS = [
+    click.argument("ids", nargs=-1, type=int),
+    click.option("--version", type=int, default=None, help="All that this version took."),
+    click.option("--all", "take_all", is_flag=True, help="Every quarantined row."),
+]
+
+
+def _with_options(command):  # type: ignore[no-untyped-def]
+    for option in reversed(_SETTLE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@quarantine_group.command("approve")
+@_with_options
+def quarantine_approve(ids: tuple[int, ...], version: int | None, take_all: bool) -> None:
+    """Approve quarantined feedback: the next retrain learns it, bypassing the gate once."""
+    count = _settle(ids, version, take_all, "approve")
+    click.echo(f"approved {count} feedback rows; the next retrain learns them")
+
+
+@quarantine_group.command("discard")
+@_with_options
+def quarantine_discard(ids: tuple[int, ...], version: int | None, take_all: bool) -> None:
+    """Discard quarantined feedback for good: no version will learn it."""
+    count = _settle(ids, version, take_all, "discard")
+    click.echo(f"discarded {count} feedback rows")
+
+
+COMMANDS: list[click.Command] = [
+    retrain_command,
+    versions_command,
+    rollback_command,
+    prune_command,
+    quarantine_group,
+]

@@ -44,6 +44,8 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     ratelimit_predict: str = "120 per minute"
     ratelimit_feedback: str = "60 per minute"
+    ratelimit_key_prefix: str = "movieclassifier"
+    trusted_proxies: int = 0
     log_level: str = "INFO"
 
     @property
@@ -128,6 +130,16 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _non_negative_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f'{name} must be an integer of at least 0, got "{raw}"')
+    return value
+
+
 def _non_negative_float(name: str, raw: str) -> float:
     try:
         value = float(raw)
@@ -188,6 +200,17 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel")
+
+
+def _storage_uri(name: str, raw: str) -> str:
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        accepted = ", ".join(f"{s}://" for s in RATELIMIT_SCHEMES)
+        raise ConfigError(f'{name} must be a URI starting with one of {accepted}, got "{raw}"')
+    return raw
+
+
 def _rate(name: str, raw: str) -> str:
     if not re.fullmatch(r"\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?", raw.strip()):
         raise ConfigError(
@@ -210,9 +233,11 @@ _PARSERS = {
     "max_review_chars": _positive_int,
     "max_batch": _positive_int,
     "ratelimit_enabled": _boolean,
-    "ratelimit_storage_uri": _text,
+    "ratelimit_storage_uri": _storage_uri,
     "ratelimit_predict": _rate,
     "ratelimit_feedback": _rate,
+    "ratelimit_key_prefix": _text,
+    "trusted_proxies": _non_negative_int,
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
 }
 

@@ -1,6 +1,6 @@
 """API errors and the one JSON error shape: ``{"ok": false, "error": ..., "status": ...}``.
 
-This is the only module that builds error JSON. Pages get HTML error pages instead.
+This is the only module that builds error JSON. Pages get the HTML error page instead.
 """
 
 from __future__ import annotations
@@ -8,9 +8,16 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Internal server error"
+CSRF_MESSAGE = (
+    "The form was missing its security token or the token expired "
+    "(CSRF protection); go back, reload the page and send it again."
+)
 
 
 class APIError(Exception):
@@ -42,11 +49,38 @@ class ModelUnavailable(APIError):
 
 
 def error_response(message: str, status: int) -> tuple[Response, int]:
+    """The one JSON error shape."""
     return jsonify({"ok": False, "error": message, "status": status}), status
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+def wants_json() -> bool:
+    """API paths and clients that ask for JSON get JSON errors; people get pages."""
+    if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz"):
+        return True
+    return request.accept_mimetypes.best == "application/json"
+
+
+def describe(error: HTTPException) -> str:
+    """A message for Flask's own errors that says what was wrong and what is accepted."""
+    status = error.code or 500
+    if status == 404:
+        return f"Not found: there is no {request.path}"
+    if status == 405:
+        methods = getattr(error, "valid_methods", None) or ()
+        allowed = ", ".join(sorted(m for m in methods if m != "OPTIONS"))
+        return f"Method {request.method} is not allowed on {request.path}; use {allowed}"
+    if status == 413:
+        limit = request.max_content_length
+        return f"Request body too large: at most {limit} bytes are accepted"
+    if status == 429:
+        return f"Too many requests: the limit is {error.description}; retry later"
+    if isinstance(error, CSRFError):
+        return CSRF_MESSAGE
+    return error.description or error.name
+
+
+def _page(message: str, status: int, title: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, title=title, message=message), status
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -54,27 +88,28 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(APIError)
     def handle_api_error(error: APIError):  # type: ignore[no-untyped-def]
-        return error_response(error.message, error.status)
+        if wants_json():
+            return error_response(error.message, error.status)
+        return _page(error.message, error.status, "Something is not right")
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):  # type: ignore[no-untyped-def]
         status = error.code or 500
-        if _wants_json():
-            response, _ = error_response(error.description or error.name, status)
-            if error.response is not None:
-                # Keep headers such as Retry-After (429) and Allow (405).
-                for key in ("Retry-After", "Allow"):
-                    if key in error.response.headers:
-                        response.headers[key] = error.response.headers[key]
-            for key, value in error.get_headers():
-                if key.lower() in ("allow", "retry-after"):
-                    response.headers[key] = value
-            return response, status
-        return render_template("error.html", status=status, error=error), status
+        message = describe(error)
+        if wants_json():
+            response, _ = error_response(message, status)
+        else:
+            body, _ = _page(message, status, error.name)
+            response = Response(body, status=status, mimetype="text/html")
+        # Keep the headers that tell a client what to do next (Allow on 405 and so on).
+        for key, value in error.get_headers():
+            if key.lower() in ("allow", "retry-after"):
+                response.headers[key] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error on %s %s", request.method, request.path)
-        if _wants_json():
-            return error_response("Internal server error", 500)
-        return render_template("error.html", status=500, error=None), 500
+        if wants_json():
+            return error_response(INTERNAL_ERROR, 500)
+        return _page(INTERNAL_ERROR, 500, "Internal server error")

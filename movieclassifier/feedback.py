@@ -7,13 +7,26 @@ The confirmed label always comes from the server's own stored prediction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from movieclassifier.model import LABEL_IDS, Prediction
-from movieclassifier.schema import PENDING, Feedback, StoredPrediction
+from movieclassifier.schema import (
+    APPROVED,
+    DISCARDED,
+    LEARNED,
+    LEARNING,
+    PENDING,
+    QUARANTINED,
+    Feedback,
+    StoredPrediction,
+)
+
+STATUSES = (PENDING, LEARNING, LEARNED, QUARANTINED, APPROVED, DISCARDED)
 
 
 class UnknownPrediction(LookupError):
@@ -93,3 +106,188 @@ def add(session: Session, prediction_id: int, correct: bool) -> Feedback:
     existing.updated_at = datetime.now(UTC)
     session.flush()
     return existing
+
+
+# --- The retrain side: claim, mark, hand back; the operator side: quarantine. ---
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A feedback row taken by a retrain: the text and label it learns."""
+
+    id: int
+    review: str
+    label: int
+    predicted_label: int
+    approved: bool
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Feedback rows per status (every status present, zero when none)."""
+    query = select(Feedback.status, func.count()).group_by(Feedback.status)
+    found = {status: number for status, number in session.execute(query)}
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def hand_back(session: Session) -> int:
+    """Return rows left in "learning" by a dead retrain to where they came from.
+
+    Only call it while holding the retrain lock: then no live run owns such rows. A row
+    with a ``quarantined_version`` was approved by an operator; the others were pending.
+    """
+    approved = _updated(
+        session,
+        update(Feedback)
+        .where(Feedback.status == LEARNING, Feedback.quarantined_version.is_not(None))
+        .values(status=APPROVED),
+    )
+    pending = _updated(
+        session,
+        update(Feedback)
+        .where(Feedback.status == LEARNING, Feedback.quarantined_version.is_(None))
+        .values(status=PENDING),
+    )
+    return approved + pending
+
+
+def _updated(session: Session, statement: Update) -> int:
+    """Run an UPDATE; how many rows it changed."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount or 0)
+
+
+def claim(session: Session, limit: int) -> list[Claimed]:
+    """Take up to ``limit`` rows for learning (status "learning"), oldest first.
+
+    Approved rows go first and alone, so the gate can be bypassed for exactly them.
+    Labels are read after the rows are taken: from then on ``add`` refuses to change them.
+    """
+    for status in (APPROVED, PENDING):
+        ids = list(
+            session.scalars(
+                select(Feedback.id)
+                .where(Feedback.status == status)
+                .order_by(Feedback.id)
+                .limit(limit)
+                .with_for_update()
+            )
+        )
+        if ids:
+            session.execute(
+                update(Feedback)
+                .where(Feedback.id.in_(ids), Feedback.status == status)
+                .values(status=LEARNING)
+            )
+            return _claimed(session, ids, approved=status == APPROVED)
+    return []
+
+
+def _claimed(session: Session, ids: list[int], approved: bool) -> list[Claimed]:
+    rows = session.execute(
+        select(Feedback.id, StoredPrediction.review, Feedback.label, StoredPrediction.label)
+        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+        .where(Feedback.id.in_(ids), Feedback.status == LEARNING)
+        .order_by(Feedback.id)
+    )
+    return [
+        Claimed(row_id, review, label, LABEL_IDS[predicted], approved)
+        for row_id, review, label, predicted in rows
+    ]
+
+
+def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int:
+    """Mark claimed rows learned or quarantined by ``version``; returns how many changed."""
+    if status == LEARNED:
+        values = {"status": LEARNED, "learned_version": version}
+    elif status == QUARANTINED:
+        values = {"status": QUARANTINED, "quarantined_version": version}
+    else:
+        raise ValueError(f'status must be "{LEARNED}" or "{QUARANTINED}", got "{status}"')
+    changed = 0
+    for chunk in _chunks(ids):
+        changed += _updated(
+            session,
+            update(Feedback)
+            .where(Feedback.id.in_(chunk), Feedback.status == LEARNING)
+            .values(**values),
+        )
+    return changed
+
+
+def replay(session: Session, versions: Sequence[int], limit: int) -> tuple[list[str], list[int]]:
+    """Texts and labels already learned by ``versions`` (newest ``limit``), oldest first."""
+    if not versions:
+        return [], []
+    rows = list(
+        session.execute(
+            select(StoredPrediction.review, Feedback.label)
+            .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+            .where(Feedback.status == LEARNED, Feedback.learned_version.in_(list(versions)))
+            .order_by(Feedback.id.desc())
+            .limit(limit)
+        )
+    )
+    rows.reverse()
+    return [review for review, _ in rows], [label for _, label in rows]
+
+
+def quarantined(session: Session, version: int | None = None, limit: int = 50) -> list[Feedback]:
+    """Quarantined rows (of one rejected ``version`` when given), oldest first."""
+    query = select(Feedback).where(Feedback.status == QUARANTINED)
+    if version is not None:
+        query = query.where(Feedback.quarantined_version == version)
+    return list(session.scalars(query.order_by(Feedback.id).limit(limit)))
+
+
+class NotQuarantined(LookupError):
+    """An operator named feedback that is not (or no longer) quarantined."""
+
+
+def approve(session: Session, ids: Sequence[int] = (), version: int | None = None) -> int:
+    """Let quarantined rows be learned by the next retrain, past the gate once.
+
+    Raises:
+        NotQuarantined: one of ``ids`` is not a quarantined row, or nothing matched.
+    """
+    return _settle(session, ids, version, APPROVED)
+
+
+def discard(session: Session, ids: Sequence[int] = (), version: int | None = None) -> int:
+    """Drop quarantined rows for good: no version will learn them.
+
+    Raises:
+        NotQuarantined: one of ``ids`` is not a quarantined row, or nothing matched.
+    """
+    return _settle(session, ids, version, DISCARDED)
+
+
+def _settle(session: Session, ids: Sequence[int], version: int | None, status: str) -> int:
+    query = select(Feedback).where(Feedback.status == QUARANTINED)
+    if ids:
+        query = query.where(Feedback.id.in_(list(ids)))
+    if version is not None:
+        query = query.where(Feedback.quarantined_version == version)
+    rows = list(session.scalars(query.with_for_update()))
+    missing = sorted(set(ids) - {row.id for row in rows})
+    if missing:
+        raise NotQuarantined(f"feedback {_listed(missing)} is not quarantined")
+    if not rows:
+        where = f" by version {version}" if version is not None else ""
+        raise NotQuarantined(f"there is no quarantined feedback{where}")
+    for row in rows:
+        row.status = status
+        row.updated_at = datetime.now(UTC)
+    session.flush()
+    return len(rows)
+
+
+def _listed(ids: Sequence[int]) -> str:
+    """
+    >>> _listed([3, 4])
+    '3, 4'
+    """
+    return ", ".join(str(i) for i in ids)
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]

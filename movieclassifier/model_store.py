@@ -17,6 +17,7 @@ import secrets
 import tempfile
 import time
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,9 +287,14 @@ class PruneReport:
 
 
 def prune(
-    session: Session, model_dir: Path, keep: int, orphan_min_age_seconds: float = 3600
+    session: Session,
+    model_dir: Path,
+    keep: int,
+    orphan_min_age_seconds: float = 3600,
+    protect: Collection[int] = (),
 ) -> PruneReport:
-    """Drop the bytes and files of versions beyond the newest ``keep``, never the current one.
+    """Drop the bytes and files of versions beyond the newest ``keep``, never the current one
+    nor those in ``protect`` (still referenced, e.g. the base a retrain starts from).
 
     Registry rows stay (predictions refer to them); only their bytes go. Files in
     ``model_dir`` that no unpruned version names are removed once older than
@@ -296,7 +302,7 @@ def prune(
     """
     current = current_version(session)
     rows = list_versions(session)
-    kept = {row.version for row in rows[:keep]} | {current}
+    kept = {row.version for row in rows[:keep]} | {current} | set(protect)
     pruned = [row for row in rows if row.version not in kept and row.pruned_at is None]
     for row in pruned:
         session.execute(delete(ModelBlob).where(ModelBlob.version == row.version))

@@ -1,76 +1,232 @@
-"""Review text to features: a stateless HashingVectorizer with a tokenizer of our own.
+"""Review text to features: a stateless hashing vectorizer with a tokenizer of our own.
 
 Every constant that changes the features lives here and is recorded with each model
 version (``feature_params()``); a model made with other values is refused on load.
+
+The hashing is vectorized with numpy over a whole batch (one bytes buffer, no Python
+object per token), which makes it several times faster than scikit-learn's
+``HashingVectorizer`` with a Python analyzer; ``tokenize`` gives the same tokens one by
+one, for reading and for tests.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from sklearn.feature_extraction.text import HashingVectorizer
+import numpy as np
+from scipy import sparse
 
-# Bump when tokenize() changes in a way that moves features; recorded with each version.
-TOKENIZER_VERSION = 1
-N_FEATURES = 2**20
-NGRAM_RANGE = (1, 2)
-ALTERNATE_SIGN = False
+# Bump when tokenization or hashing changes in a way that moves features.
+TOKENIZER_VERSION = 2
+N_FEATURES = 2**22
+NGRAM_RANGE = (1, 3)
 NORM = "l2"
 BINARY = True
+# float32 halves the model file and the weights' memory traffic; accuracy is the same.
+DTYPE = "float32"
+HASHING = "poly64-fmix64"
+# Reviews hashed together in one numpy pass (not a feature parameter: results are equal).
+CHUNK = 500
 
-_HTML_TAG = re.compile(r"<[^>]*>")
-# Both IMDb's "doesn't" and Rotten Tomatoes' pre-tokenised "does n't" become "does not",
-# so a negation reads the same in either domain.
-_NEGATION = re.compile(r"\s?n't\b")
-_TOKEN = re.compile(r"[:;=]-?[()dDpP]|[a-z0-9]+(?:'[a-z]+)?|[!?]")
+_HTML_TAG = re.compile(rb"<[^>\n]*>")
+# One pattern per first byte: a literal prefix is found much faster than a character class.
+_EMOTICONS = [re.compile(re.escape(bytes([eyes])) + rb"-?(?:[()]|[dp](?![a-z0-9]))") for eyes in b":;="]
+# Emoticons become words that lower-cased text cannot contain; tokenize() shows them back.
+_EMOTICON_WORDS = {
+    b":)": b" EMOSMILE ",
+    b"=)": b" EMOSMILE ",
+    b":(": b" EMOFROWN ",
+    b"=(": b" EMOFROWN ",
+    b";)": b" EMOWINK ",
+    b";(": b" EMOFROWN ",
+    b":d": b" EMOGRIN ",
+    b";d": b" EMOGRIN ",
+    b"=d": b" EMOGRIN ",
+    b":p": b" EMOTONGUE ",
+    b";p": b" EMOTONGUE ",
+    b"=p": b" EMOTONGUE ",
+}
+_SHOWN = {"EMOSMILE": ":)", "EMOFROWN": ":(", "EMOWINK": ";)", "EMOGRIN": ":D", "EMOTONGUE": ":P"}
+
+# Byte classes: 0 separates tokens, 1 is part of a word, 2 is a token of its own (! and ?),
+# 3 ends a review. Bytes >= 0x80 are UTF-8 letters such as the "é" of "café".
+_SPACE, _WORD, _SINGLE, _END = 0, 1, 2, 3
+_CLASS = np.zeros(256, dtype=np.int8)
+for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
+    _CLASS[_byte] = _WORD
+_CLASS[0x80:] = _WORD
+_CLASS[ord("!")] = _CLASS[ord("?")] = _SINGLE
+_CLASS[ord("\n")] = _END
+
+# A token's hash is a polynomial in its bytes mod 2**64, computed for all tokens at once
+# from prefix sums (P is odd, so it has an inverse mod 2**64); fmix64 then spreads the bits.
+_P = np.uint64(0x100000001B3)
+_P_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
+_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)
+_FMIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+_SHIFT = np.uint64(33)
+_powers: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
+
+
+def normalize(texts: Sequence[str]) -> bytes:
+    """The reviews as one lower-cased UTF-8 buffer, one review per line, ready to split.
+
+    HTML tags are dropped; "n't" becomes " not" (IMDb's "doesn't" and Rotten Tomatoes'
+    pre-tokenised "does n't" read the same); emoticons become marker words.
+
+    >>> normalize(["Didn't LIKE it :-( <br />", "does n't"])
+    b'did not like it  EMOFROWN   \\ndoes  not'
+    """
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        joined = "\n".join(text.replace("\n", " ") for text in texts)
+    data = joined.encode("utf-8", "replace").lower()
+    data = _HTML_TAG.sub(b" ", data)
+    data = data.replace(b"\xe2\x80\x99", b"'").replace(b"n't", b" not")
+    for emoticon in _EMOTICONS:
+        data = emoticon.sub(_emoticon_word, data)
+    return data
+
+
+def _emoticon_word(match: re.Match[bytes]) -> bytes:
+    return _EMOTICON_WORDS[match.group().replace(b"-", b"")]
 
 
 def tokenize(text: str) -> list[str]:
-    """Split a review into lower-case tokens; HTML is dropped, emoticons and "!" kept.
+    """Split a review into lower-case tokens; HTML is dropped, emoticons, "!" and "?" kept.
+
+    An apostrophe separates tokens, so IMDb's "it's" and Rotten Tomatoes' "it 's" agree.
 
     >>> tokenize("I didn't like it.<br /><br />Not at ALL :-(")
-    ['i', 'did', 'not', 'like', 'it', 'not', 'at', 'all', ':-(']
-    >>> tokenize("does n't work !")
-    ['does', 'not', 'work', '!']
+    ['i', 'did', 'not', 'like', 'it', 'not', 'at', 'all', ':(']
+    >>> rotten_tomatoes = tokenize("it 's great , does n't disappoint !")
+    >>> rotten_tomatoes == tokenize("It's great, doesn't disappoint!")
+    True
+    >>> rotten_tomatoes
+    ['it', 's', 'great', 'does', 'not', 'disappoint', '!']
+    >>> tokenize("Wow!! 10/10 :D")
+    ['wow', '!', '!', '10', '10', ':D']
     """
-    emoticons_kept = _HTML_TAG.sub(" ", text)
-    lowered = _NEGATION.sub(" not", emoticons_kept.lower().replace("\u2019", "'"))
-    return _TOKEN.findall(lowered)
+    data = normalize([text])
+    classes = _CLASS[np.frombuffer(data, np.uint8)] if data else np.zeros(0, np.int8)
+    starts, ends = _token_bounds(classes)
+    words = [data[s:e].decode("utf-8", "replace") for s, e in zip(starts, ends, strict=True)]
+    return [_SHOWN.get(word, word) for word in words]
 
 
-def analyze(text: str) -> list[str]:
-    """Tokens plus the word bigrams that ``NGRAM_RANGE`` asks for.
+def _token_bounds(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of every token: runs of word bytes, and each single byte."""
+    word = classes == _WORD
+    single = classes == _SINGLE
+    previous_word = np.concatenate(([False], word[:-1]))
+    next_word = np.concatenate((word[1:], [False]))
+    starts = np.flatnonzero(single | (word & ~previous_word))
+    ends = np.flatnonzero(single | (word & ~next_word)) + 1
+    return starts, ends
 
-    >>> analyze("not good at all")
-    ['not', 'good', 'at', 'all', 'not good', 'good at', 'at all']
-    """
-    tokens = tokenize(text)
-    if NGRAM_RANGE[1] < 2:
-        return tokens
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 64-bit hash of every token of ``texts`` in order, and the review each belongs to."""
+    data = normalize(texts)
+    codes = np.frombuffer(data, np.uint8)
+    starts, ends = _token_bounds(_CLASS[codes])
+    up, down = _power_tables(len(codes))
+    prefix = np.zeros(len(codes) + 1, np.uint64)
+    np.cumsum(codes * down[: len(codes)], out=prefix[1:])
+    hashes = (prefix[ends] - prefix[starts]) * up[ends - 1]
+    review = np.searchsorted(np.flatnonzero(codes == ord("\n")), starts)
+    return hashes, review
 
 
-def make_vectorizer() -> HashingVectorizer:
-    """A fresh vectorizer; it holds no state, so every process can build its own."""
-    return HashingVectorizer(
-        analyzer=analyze,
-        n_features=N_FEATURES,
-        alternate_sign=ALTERNATE_SIGN,
-        norm=NORM,
-        binary=BINARY,
+def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**i and P**-i mod 2**64 for i < size; kept and grown, as they never change."""
+    if len(_powers[0]) < max(size, 1):
+        length = max(size, 2 * len(_powers[0]), 1 << 16)
+        for index, base in enumerate((_P, _P_INVERSE)):
+            steps = np.full(length, base, np.uint64)
+            steps[0] = 1
+            _powers[index] = np.cumprod(steps)
+    return _powers[0], _powers[1]
+
+
+def _fmix(values: np.ndarray) -> np.ndarray:
+    values = values ^ (values >> _SHIFT)
+    values = values * _FMIX1
+    values = values ^ (values >> _SHIFT)
+    values = values * _FMIX2
+    return values ^ (values >> _SHIFT)
+
+
+def _ngram_columns(hashes: np.ndarray, review: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row of every n-gram in ``NGRAM_RANGE`` (never across two reviews)."""
+    columns: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    gram = _fmix(hashes)
+    same_review = np.ones(len(hashes), bool)
+    for n in range(1, NGRAM_RANGE[1] + 1):
+        if n > 1:
+            same_review = same_review[:-1] & (review[: len(gram) - 1] == review[n - 1 :])
+            gram = _fmix(gram[:-1] * _NGRAM_MIX + hashes[n - 1 :])
+        if n >= NGRAM_RANGE[0]:
+            columns.append(gram[same_review])
+            rows.append(review[: len(gram)][same_review])
+    column = np.concatenate(columns) % np.uint64(N_FEATURES)
+    return column.astype(np.int32), np.concatenate(rows)
+
+
+def transform(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Features of each review, one row each: hashed n-grams, binary, rows of unit length."""
+    if len(texts) > CHUNK:
+        # Small chunks keep the work arrays in the CPU cache: faster than one big pass.
+        chunks = [_transform(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+        return sparse.vstack(chunks, format="csr")
+    return _transform(texts)
+
+
+def _transform(texts: Sequence[str]) -> sparse.csr_matrix:
+    hashes, review = token_hashes(texts)
+    columns, rows = _ngram_columns(hashes, review)
+    matrix = sparse.csr_matrix(
+        (np.ones(len(columns), DTYPE), (rows, columns)), shape=(len(texts), N_FEATURES)
     )
+    matrix.sum_duplicates()
+    return weigh(matrix)
+
+
+def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Binary values scaled so that each row has unit length (in place; returns ``matrix``)."""
+    counts = np.diff(matrix.indptr)
+    scale = np.zeros(len(counts), DTYPE)
+    np.divide(1.0, np.sqrt(counts, dtype=DTYPE), out=scale, where=counts > 0)
+    matrix.data = np.repeat(scale, counts)
+    return matrix
+
+
+class Vectorizer:
+    """The features as an object with scikit-learn's ``transform``; holds no state."""
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        return transform(texts)
+
+
+def make_vectorizer() -> Vectorizer:
+    """A vectorizer; it holds no state, so every process can build its own."""
+    return Vectorizer()
 
 
 def feature_params() -> dict[str, Any]:
     """What a model version must agree with to be loaded by this code."""
     return {
         "tokenizer_version": TOKENIZER_VERSION,
+        "hashing": HASHING,
         "n_features": N_FEATURES,
         "ngram_range": list(NGRAM_RANGE),
-        "alternate_sign": ALTERNATE_SIGN,
         "norm": NORM,
         "binary": BINARY,
+        "dtype": DTYPE,
     }
 
 
@@ -80,7 +236,7 @@ def describe_mismatch(recorded: dict[str, Any]) -> str | None:
     >>> describe_mismatch(feature_params()) is None
     True
     >>> describe_mismatch({**feature_params(), "n_features": 2**18})
-    'n_features=262144 in the model, 1048576 in this code'
+    'n_features=262144 in the model, 4194304 in this code'
     """
     current = feature_params()
     diffs = [

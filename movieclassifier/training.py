@@ -1,35 +1,73 @@
 """Initial training: stream a labelled CSV in minibatches through ``partial_fit``.
 
-The last ``holdout`` rows are kept out (a ring buffer, so the file is never held in
-memory), evaluated, and stored as the retraining gate's held-out set together with
-the new version, in one transaction. A bad file publishes nothing.
+The parent reads the CSV and learns; worker processes hash each batch once and spill it
+to a temporary directory, from which later epochs read it back (``featurepool``). The
+last ``holdout`` rows are kept out (a ring buffer, so the file is never held in memory),
+evaluated, and stored as the retraining gate's held-out set together with the new
+version, in one transaction. A bad file publishes nothing.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from movieclassifier import featurepool, model_store
 from movieclassifier import holdout as holdout_set
-from movieclassifier import model_store
-from movieclassifier.csvdata import CSVFormatError, Progress, ReviewCSV
-from movieclassifier.model import SentimentModel, new_classifier
+from movieclassifier.csvdata import CSVFormatError, ReviewCSV
+from movieclassifier.model import (
+    AVERAGE_FROM_EPOCH,
+    SentimentModel,
+    average_from_now,
+    compact,
+    new_classifier,
+)
 from movieclassifier.schema import PROMOTED
 
-__all__ = ["CSVFormatError", "TrainReport", "train_from_csv"]
+__all__ = ["CSVFormatError", "TrainProgress", "TrainReport", "train_from_csv"]
 
-ProgressCallback = Callable[[Progress, int], None]
+# Chosen by measurement on the book's split (bench/results/train.md): the defaults of
+# scripts/train_stream.py, which `make run` uses.
+BATCH_SIZE = 5000
+EPOCHS = 4
+# Learning-curve points taken during the first epoch (``curve=True``).
+CURVE_POINTS = 10
+
+
+@dataclass
+class TrainProgress:
+    """How far a run is, for a progress bar."""
+
+    fraction: float
+    rows_learned: int
+    epoch: int
+    epochs: int
+    seconds: float
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.rows_learned / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressCallback = Callable[[TrainProgress], None]
 
 
 @dataclass
 class TrainReport:
-    """What a training run did; ``--json`` prints it."""
+    """What a training run did; ``--json`` prints it.
+
+    ``docs_per_second`` is rows of the file per second of the whole run (reading,
+    hashing and every epoch), comparable with a one-pass learner's rate.
+    """
 
     rows_trained: int
     holdout_rows: int
@@ -37,6 +75,7 @@ class TrainReport:
     seconds: float
     docs_per_second: float
     version: int
+    epochs: int = 1
     curve: list[tuple[int, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,14 +87,19 @@ def train_from_csv(
     sessions: sessionmaker[Session],
     model_dir: Path,
     *,
-    batch_size: int = 1000,
-    epochs: int = 1,
+    batch_size: int = BATCH_SIZE,
+    epochs: int = EPOCHS,
     holdout: int = 0,
     seed: int = 0,
     continue_training: bool = False,
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    curve: bool = False,
 ) -> TrainReport:
     """Train on ``path`` and publish the result as the new current version.
+
+    ``workers`` hashing processes (default: one per core; 0 hashes in this process).
+    ``curve`` records hold-out accuracy against reviews seen in ``TrainReport.curve``.
 
     Raises:
         CSVFormatError: the file is not a ``review,sentiment`` CSV with labels 0/1.
@@ -63,32 +107,33 @@ def train_from_csv(
     """
     if batch_size < 1 or epochs < 1 or holdout < 0:
         raise ValueError("batch size and epochs must be at least 1, holdout at least 0")
-    started = time.perf_counter()
     model = _starting_model(sessions, model_dir, seed, continue_training)
     parent = model.version
     csv_file = ReviewCSV(path)
-    kept: deque[tuple[str, int]] = deque(maxlen=holdout) if holdout else deque(maxlen=0)
-    rows = 0
-    for epoch in range(epochs):
-        for texts, labels in _batches(_delayed(csv_file, kept, holdout), batch_size):
-            model.learn(texts, labels)
-            if epoch == 0:
-                rows += len(texts)
-            if progress:
-                progress(csv_file.progress, rows)
-        if epoch + 1 < epochs:
-            kept.clear()
-            csv_file = ReviewCSV(path)
-    if rows == 0:
-        raise CSVFormatError(f"{path}: no rows to train on (holdout {holdout} took them all)")
-    held_texts = [t for t, _ in kept]
-    held_labels = [y for _, y in kept]
-    accuracy = model.accuracy(held_texts, held_labels) if kept else None
-    seconds = time.perf_counter() - started
-    version = _publish(
-        sessions, model, model_dir, csv_file, parent, (held_texts, held_labels), accuracy
+    workers = featurepool.default_workers() if workers is None else workers
+    with (
+        tempfile.TemporaryDirectory(prefix="movieclassifier-train-") as spill,
+        featurepool.make_executor(workers) as pool,
+    ):
+        run = _Run(model, Path(spill), pool, epochs, seed, progress, curve)
+        if min(AVERAGE_FROM_EPOCH, epochs) == 1:
+            average_from_now(model.classifier)
+        kept = run.first_epoch(csv_file, batch_size, holdout, window=2 * max(workers, 1) + 1)
+        held = ([t for t, _ in kept], [y for _, y in kept])
+        kept.clear()
+        held_files = run.submit_holdout(held, batch_size)
+        for epoch in range(1, epochs):
+            if epoch + 1 == min(AVERAGE_FROM_EPOCH, epochs):
+                average_from_now(model.classifier)
+            run.epoch(epoch)
+        accuracy = run.evaluate(held_files)
+        seconds = time.perf_counter() - run.started
+    compact(model.classifier)
+    version = _publish(sessions, model, model_dir, csv_file, parent, held, accuracy)
+    rows = run.rows_per_epoch
+    return TrainReport(
+        rows, len(held[0]), accuracy, seconds, rows / seconds, version, epochs, run.curve
     )
-    return TrainReport(rows, len(kept), accuracy, seconds, rows * epochs / seconds, version)
 
 
 def _starting_model(
@@ -98,6 +143,137 @@ def _starting_model(
         return SentimentModel(new_classifier(seed))
     with sessions() as session:
         return model_store.load_current(session, model_dir)
+
+
+class _Run:
+    """One training run: learns batches in order, keeps the spill files and the curve."""
+
+    def __init__(
+        self,
+        model: SentimentModel,
+        spill: Path,
+        pool: Executor,
+        epochs: int,
+        seed: int,
+        progress: ProgressCallback | None,
+        curve: bool,
+    ) -> None:
+        self.model, self.spill, self.pool = model, spill, pool
+        self.epochs, self.seed, self.progress = epochs, seed, progress
+        self.started = time.perf_counter()
+        self.files: list[Path] = []
+        self.rows_per_epoch = 0
+        self.rows_learned = 0
+        self.snapshots: list[tuple[int, Path]] | None = [] if curve else None
+        self.curve: list[tuple[int, float]] = []
+
+    def first_epoch(
+        self, csv_file: ReviewCSV, batch_size: int, holdout: int, window: int
+    ) -> deque[tuple[str, int]]:
+        """Read the file, hash it in the pool, learn each batch in order; returns the hold-out."""
+        kept: deque[tuple[str, int]] = deque(maxlen=holdout)
+        pending: deque[tuple[Future, Path]] = deque()
+        next_snapshot = 1
+        rows = _batches(_delayed(csv_file, kept, holdout), batch_size)
+        for number, (texts, labels) in enumerate(rows):
+            path = self.spill / f"batch-{number:06d}.npz"
+            self.files.append(path)
+            future = self.pool.submit(featurepool.hash_to_file, texts, labels, str(path))
+            pending.append((future, path))
+            while len(pending) >= window:
+                self._learn(*pending.popleft(), fraction=_read_fraction(csv_file))
+            read = _read_fraction(csv_file)
+            if self.snapshots is not None and read * CURVE_POINTS >= next_snapshot:
+                self._drain(pending, read)
+                self._snapshot()
+                next_snapshot = int(read * CURVE_POINTS) + 1
+        self._drain(pending, 1.0)
+        if self.rows_learned == 0:
+            raise CSVFormatError(
+                f"{csv_file.path}: no rows to train on (holdout {holdout} took them all)"
+            )
+        self.rows_per_epoch = self.rows_learned
+        self._end_of_epoch()
+        return kept
+
+    def epoch(self, epoch: int) -> None:
+        """Another pass over the spilled batches, in an order shuffled per epoch."""
+        order = np.random.RandomState(self.seed + epoch).permutation(len(self.files))
+        for done, index in enumerate(order, start=1):
+            features, labels = featurepool.load(self.files[index])
+            self.model.learn_features(features, labels)
+            self.rows_learned += len(labels)
+            self._report(epoch, (epoch + done / len(order)) / self.epochs)
+        self._end_of_epoch()
+
+    def submit_holdout(
+        self, held: tuple[list[str], list[int]], size: int
+    ) -> list[tuple[Future, Path]]:
+        """Hash the held-out rows in the pool while the later epochs run."""
+        submitted = []
+        for start in range(0, len(held[0]), size):
+            path = self.spill / f"holdout-{start:09d}.npz"
+            chunk = (held[0][start : start + size], held[1][start : start + size])
+            future = self.pool.submit(featurepool.hash_to_file, *chunk, str(path))
+            submitted.append((future, path))
+        return submitted
+
+    def evaluate(self, held_files: list[tuple[Future, Path]]) -> float | None:
+        """Hold-out accuracy of the model, and of each snapshot for the curve."""
+        if not held_files:
+            return None
+        chunks = []
+        for future, path in held_files:
+            future.result()
+            chunks.append(featurepool.load(path))
+        for seen, path in self.snapshots or []:
+            weights = np.load(path)
+            self.curve.append((seen, _accuracy(chunks, weights[:-1], weights[-1])))
+        classifier = self.model.classifier
+        return _accuracy(chunks, classifier.coef_.ravel(), float(classifier.intercept_[0]))
+
+    def _learn(self, future: Future, path: Path, fraction: float) -> None:
+        future.result()
+        features, labels = featurepool.load(path)
+        self.model.learn_features(features, labels)
+        self.rows_learned += len(labels)
+        self._report(0, fraction / self.epochs)
+
+    def _drain(self, pending: deque[tuple[Future, Path]], fraction: float) -> None:
+        while pending:
+            self._learn(*pending.popleft(), fraction=fraction)
+
+    def _end_of_epoch(self) -> None:
+        if self.snapshots is not None and (
+            not self.snapshots or self.snapshots[-1][0] != self.model.samples_seen
+        ):
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        assert self.snapshots is not None
+        classifier = self.model.classifier
+        if not hasattr(classifier, "coef_"):
+            return
+        path = self.spill / f"snapshot-{len(self.snapshots):04d}.npy"
+        np.save(path, np.append(classifier.coef_.ravel(), classifier.intercept_[0]))
+        self.snapshots.append((self.model.samples_seen, path))
+
+    def _report(self, epoch: int, fraction: float) -> None:
+        if self.progress:
+            seconds = time.perf_counter() - self.started
+            self.progress(
+                TrainProgress(fraction, self.rows_learned, epoch + 1, self.epochs, seconds)
+            )
+
+
+def _read_fraction(csv_file: ReviewCSV) -> float:
+    total = csv_file.progress.total_bytes
+    return min(1.0, csv_file.progress.read_bytes / total) if total else 1.0
+
+
+def _accuracy(chunks: list[tuple[Any, np.ndarray]], weights: np.ndarray, bias: float) -> float:
+    right = sum(int(np.sum((x @ weights + bias >= 0) == (y == 1))) for x, y in chunks)
+    return right / sum(len(y) for _, y in chunks)
 
 
 def _delayed(

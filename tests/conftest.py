@@ -195,6 +195,28 @@ def app(settings, engine):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
+    # Close the app's pooled connections now; left to the garbage collector, psycopg warns.
+    app.extensions["movieclassifier.engine"].dispose()
+
+
+@pytest.fixture
+def make_app(settings, engine):
+    """Build apps with some settings changed (``make_app(max_batch=2)``); closed at the end."""
+    import dataclasses
+
+    from movieclassifier import create_app
+
+    apps = []
+
+    def make(**changes):
+        app = create_app(dataclasses.replace(settings, **changes))
+        app.config["TESTING"] = True
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["movieclassifier.engine"].dispose()
 
 
 @pytest.fixture

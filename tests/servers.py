@@ -87,7 +87,7 @@ def _wait_ready(process: subprocess.Popen, base_url: str, timeout: float, log_pa
         try:
             if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # workers still booting
             pass
         time.sleep(0.1)
     raise RuntimeError(f"gunicorn not ready after {timeout}s:\n{log_path.read_text()[-3000:]}")

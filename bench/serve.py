@@ -1,0 +1,257 @@
+#!/usr/bin/env python
+"""Serving benchmark: the predict API under gunicorn against a bare Flask endpoint.
+
+Side by side in one run, on loopback, bounded in time (``--seconds`` per measurement):
+
+* requests/s and p50/p99 latency of ``POST /api/v1/predict`` with one typical review, at
+  1, 8 and 32 concurrent clients (``wrk``), against a bare Flask endpoint returning fixed
+  JSON under the same gunicorn configuration (2 workers); target ratio >= 0.8;
+* docs/s of ``{"reviews": [100 reviews]}`` against in-process ``model.predict``; target
+  >= 0.7;
+* what ``"track": true`` (storing each prediction) costs.
+
+Without ``--database-url`` it trains a model into a temporary directory first
+(``scripts/train_stream.py data/movie_data.csv.gz --holdout 5000``). Rate limits are off.
+Writes ``bench/results/serve.md``.
+
+    .venv/bin/python bench/serve.py [--seconds 5] [--database-url URL --model-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA = REPO_ROOT / "data" / "movie_data.csv.gz"
+RESULTS = REPO_ROOT / "bench" / "results" / "serve.md"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+CONCURRENCY = (1, 8, 32)
+TYPICAL_CHARS = 1393  # the review length of the reference figure in the issue
+
+
+def bare_app():  # type: ignore[no-untyped-def]
+    """The baseline: a Flask app whose predict endpoint returns a fixed JSON body."""
+    from flask import Flask, jsonify
+
+    app = Flask("bare")
+    body = {
+        "ok": True,
+        "model_version": 1,
+        "predictions": [{"label": "positive", "probability": 0.93, "prediction_id": None}],
+    }
+
+    @app.post("/api/v1/predict")
+    def predict():  # type: ignore[no-untyped-def]
+        return jsonify(body)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return jsonify({"ok": True})
+
+    return app
+
+
+def load_reviews() -> tuple[str, list[str]]:
+    """One review of typical length, and 100 reviews from the book's test rows."""
+    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
+        rows = [row["review"] for row in csv.DictReader(handle)]
+    test_rows = rows[45000:]
+    typical = min(test_rows[:2000], key=lambda r: abs(len(r) - TYPICAL_CHARS))
+    return typical, test_rows[:100]
+
+
+def train(env: dict[str, str], log: Path) -> None:
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "train_stream.py"),
+        str(DATA),
+        "--holdout",
+        "5000",
+        "--quiet",
+    ]
+    print("training a model:", " ".join(command[1:]), flush=True)
+    with open(log, "ab") as out:
+        subprocess.run(command, env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wrk(url: str, body: dict, clients: int, seconds: int, tmp: Path) -> dict[str, float]:
+    """requests/s, p50 and p99 (ms) of POSTing ``body`` to ``url`` for ``seconds``."""
+    script = tmp / f"post-{abs(hash(json.dumps(body))) % 10**8}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+    )
+    command = [WRK, "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw error answers:\n{output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return {"rps": rps, "p50": _percentile(output, "50"), "p99": _percentile(output, "99")}
+
+
+def _percentile(output: str, which: str) -> float:
+    value, unit = re.search(rf"\s{which}%\s+([\d.]+)(us|ms|s)\b", output).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def in_process(env: dict[str, str], typical: str, batch: list[str], seconds: float) -> dict:
+    """docs/s of model.predict in this process: one review per call, and 100 per call."""
+    os.environ.update({"DATABASE_URL": env["DATABASE_URL"], "MODEL_DIR": env["MODEL_DIR"]})
+    sys.path.insert(0, str(REPO_ROOT))
+    from movieclassifier import db, model_store
+    from movieclassifier.config import Settings
+
+    settings = Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+    with db.make_session_factory(engine)() as session:
+        model = model_store.load_current(session, settings.model_dir)
+    engine.dispose()
+
+    def rate(texts: list[str]) -> float:
+        model.predict(texts)
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            model.predict(texts)
+            done += len(texts)
+        return done / (time.perf_counter() - started)
+
+    return {"single": rate([typical]), "batch": rate(batch), "version": model.version}
+
+
+def serve(stack: ExitStack, app: str, env: dict[str, str], log: Path) -> str:
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from servers import gunicorn_server
+
+    return stack.enter_context(gunicorn_server(env, log, workers=2, app=app))
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict:
+    env = {
+        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'reviews.sqlite'}",
+        "MODEL_DIR": args.model_dir or str(tmp / "pkl_objects"),
+        "RATELIMIT_ENABLED": "false",
+        "APP_ENV": "development",
+        "LOG_LEVEL": "WARNING",
+    }
+    child_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    if not args.database_url:
+        train(child_env, tmp / "train.log")
+    typical, batch = load_reviews()
+    seconds = args.seconds
+    results: dict = {"typical_chars": len(typical), "seconds": seconds, "runs": {}}
+    results["in_process"] = in_process(env, typical, batch, min(seconds, 3))
+    single = {"review": typical}
+    with ExitStack() as stack:
+        bare = serve(stack, "bench.serve:bare_app()", env, tmp / "bare.log")
+        for clients in CONCURRENCY:
+            results["runs"][("bare", clients)] = wrk(
+                f"{bare}/api/v1/predict", single, clients, seconds, tmp
+            )
+    with ExitStack() as stack:
+        url = serve(stack, "movieclassifier:create_app()", env, tmp / "app.log") + "/api/v1/predict"
+        wrk(url, single, 2, 1, tmp)  # warm up: both workers load the model
+        for clients in CONCURRENCY:
+            results["runs"][("predict", clients)] = wrk(url, single, clients, seconds, tmp)
+        for clients in (1, 2):
+            run = wrk(url, {"reviews": batch}, clients, seconds, tmp)
+            results["runs"][("batch", clients)] = run
+        for clients in (1, 8):
+            tracked = {"review": typical, "track": True}
+            results["runs"][("track", clients)] = wrk(url, tracked, clients, seconds, tmp)
+    results["backend"] = env["DATABASE_URL"].split(":", 1)[0]
+    return results
+
+
+def report(results: dict, command: str) -> str:
+    runs, inproc = results["runs"], results["in_process"]
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"gunicorn, 2 sync workers (gunicorn.conf.py), loopback, `wrk -t1`, {results['seconds']} s "
+        f"per row; one review of {results['typical_chars']} characters; rate limits off; "
+        f"database {results['backend']}; MODEL_RELOAD_SECONDS=60 (the default). "
+        "2-core machine shared with other work: compare ratios, not absolute figures.",
+        "",
+        "## Single review: predict API against a bare Flask endpoint (fixed JSON)",
+        "",
+        "| clients | bare req/s | bare p50 / p99 ms | predict req/s | predict p50 / p99 ms | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for clients in CONCURRENCY:
+        bare, api = runs[("bare", clients)], runs[("predict", clients)]
+        lines.append(
+            f"| {clients} | {bare['rps']:,.0f} | {bare['p50']:.2f} / {bare['p99']:.2f} | "
+            f"{api['rps']:,.0f} | {api['p50']:.2f} / {api['p99']:.2f} | "
+            f"**{api['rps'] / bare['rps']:.2f}** |"
+        )
+    lines += [
+        "",
+        f"In-process `model.predict([review])`: {inproc['single']:,.0f} calls/s on one core.",
+        "",
+        '## Batch: `{"reviews": [100 reviews]}`',
+        "",
+        f"In-process `model.predict(100 reviews)`: **{inproc['batch']:,.0f} docs/s** (one core).",
+        "",
+        "| clients | requests/s | docs/s | p50 / p99 ms | ratio to in-process |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for clients in (1, 2):
+        run = runs[("batch", clients)]
+        docs = run["rps"] * 100
+        lines.append(
+            f"| {clients} | {run['rps']:,.1f} | {docs:,.0f} | {run['p50']:.1f} / {run['p99']:.1f} "
+            f"| **{docs / inproc['batch']:.2f}** |"
+        )
+    lines += [
+        "",
+        "One client is the like-for-like figure (one request at a time, one core busy "
+        "predicting); two clients let both workers work.",
+        "",
+        '## What `"track": true` costs (one review, stored in the predictions table)',
+        "",
+        "| clients | untracked req/s | tracked req/s | tracked p50 / p99 ms | cost per request |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for clients in (1, 8):
+        plain, tracked = runs[("predict", clients)], runs[("track", clients)]
+        cost_ms = 1000 / tracked["rps"] - 1000 / plain["rps"]
+        lines.append(
+            f"| {clients} | {plain['rps']:,.0f} | {tracked['rps']:,.0f} | "
+            f"{tracked['p50']:.2f} / {tracked['p99']:.2f} | {cost_ms:+.2f} ms |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="Length of each wrk run.")
+    parser.add_argument("--database-url", help="Use this database's current model (no training).")
+    parser.add_argument("--model-dir", help="MODEL_DIR for --database-url.")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    command = "python " + " ".join([str(Path(sys.argv[0]))] + sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        results = measure(args, Path(tmp))
+    text = report(results, command)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The JSON API under ``/api/v1``: predict, feedback, model versions, the OpenAPI document.
+
+Thin: validate the body, call ``serving``/``feedback``/``model_store``, answer. Every
+error is an ``errors.APIError`` (one shape); a 2xx to feedback means the row is committed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from movieclassifier import db, model_store, openapi, serving
+from movieclassifier.config import Settings
+from movieclassifier.errors import BadRequest, ModelUnavailable
+from movieclassifier.forms import MAX_ID, check_review
+from movieclassifier.model import LABELS
+from movieclassifier.schema import Feedback
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PREDICT_FIELDS = ("review", "reviews", "track")
+FEEDBACK_FIELDS = ("prediction_id", "correct")
+JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    type(None): "null",
+}
+
+
+def _settings() -> Settings:
+    return current_app.extensions["movieclassifier.settings"]  # type: ignore[no-any-return]
+
+
+def json_type(value: object) -> str:
+    """The JSON name of ``value``'s type, for messages.
+
+    >>> json_type(True), json_type(3), json_type(None)
+    ('boolean', 'integer', 'null')
+    """
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request's JSON object, refusing fields other than ``allowed``.
+
+    Raises:
+        BadRequest: the body is not a JSON object, or it has an unknown field.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(
+            "Request body must be a JSON object (Content-Type: application/json), got "
+            + ("invalid or missing JSON" if body is None else json_type(body))
+        )
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        accepted = ", ".join(f"'{name}'" for name in allowed)
+        raise BadRequest(f"unknown field '{unknown[0]}'; accepted fields: {accepted}")
+    return body
+
+
+def _expect(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any:
+    value = body[field]
+    # bool is an int in Python, but not in JSON.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadRequest(f"'{field}' must be {type_name}, got {json_type(value)}")
+    return value
+
+
+def reviews_from(body: dict[str, Any], settings: Settings) -> list[str]:
+    """The reviews of a predict body: ``review`` (one) or ``reviews`` (a batch).
+
+    Raises:
+        BadRequest: neither or both are given, or a review breaks the rules.
+    """
+    if ("review" in body) == ("reviews" in body):
+        raise BadRequest("give exactly one of 'review' (a string) or 'reviews' (an array)")
+    if "review" in body:
+        reviews = [_expect(body, "review", str, "a string")]
+        names = ["review"]
+    else:
+        reviews = _expect(body, "reviews", list, "an array of strings")
+        if not 1 <= len(reviews) <= settings.max_batch:
+            raise BadRequest(
+                f"'reviews' must hold 1 to {settings.max_batch} reviews, got {len(reviews)}"
+            )
+        names = [f"reviews[{i}]" for i in range(len(reviews))]
+    for name, review in zip(names, reviews, strict=True):
+        if not isinstance(review, str):
+            raise BadRequest(f"'{name}' must be a string, got {json_type(review)}")
+        problem = check_review(review, settings, name)
+        if problem:
+            raise BadRequest(problem)
+    return reviews
+
+
+@bp.post("/predict")
+def predict():  # type: ignore[no-untyped-def]
+    """Classify one review or a batch; with ``"track": true`` store them for feedback."""
+    body = json_body(PREDICT_FIELDS)
+    reviews = reviews_from(body, _settings())
+    track = _expect(body, "track", bool, "a boolean") if "track" in body else False
+    if track:
+        predictions, ids = serving.classify_and_store(reviews, "api")
+    else:
+        predictions = serving.classify(reviews, "api")
+        ids = [None] * len(predictions)
+    items = [
+        {"label": p.label, "probability": p.probability, "prediction_id": pid}
+        for p, pid in zip(predictions, ids, strict=True)
+    ]
+    version = predictions[0].model_version
+    return jsonify({"ok": True, "model_version": version, "predictions": items})
+
+
+def feedback_json(row: Feedback) -> dict[str, Any]:
+    """A stored feedback row as the API shows it."""
+    return {
+        "id": row.id,
+        "prediction_id": row.prediction_id,
+        "correct": row.correct,
+        "label": LABELS[row.label],
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+@bp.post("/feedback", endpoint="feedback")
+def feedback_view():  # type: ignore[no-untyped-def]
+    """Record whether a stored prediction was right; 201 once the row is committed."""
+    body = json_body(FEEDBACK_FIELDS)
+    for field in FEEDBACK_FIELDS:
+        if field not in body:
+            raise BadRequest(f"'{field}' is required")
+    prediction_id = _expect(body, "prediction_id", int, "an integer")
+    correct = _expect(body, "correct", bool, "a boolean (true or false)")
+    if not 1 <= prediction_id <= MAX_ID:
+        raise BadRequest(f"'prediction_id' must be from 1 to {MAX_ID}, got {prediction_id}")
+    row = serving.record_feedback(prediction_id, correct)
+    return jsonify({"ok": True, **feedback_json(row)}), 201
+
+
+@bp.get("/model", endpoint="model")
+def model_info():  # type: ignore[no-untyped-def]
+    """The current version and its metadata; 503 before the first model."""
+    session = db.get_session()
+    version = model_store.current_version(session)
+    if version is None:
+        raise ModelUnavailable(f"no model has been published yet; {model_store.TRAIN_HINT}")
+    described = model_store.describe(model_store.get_version(session, version))
+    return jsonify({"ok": True, **described})
+
+
+@bp.get("/models")
+def models():  # type: ignore[no-untyped-def]
+    """Every registered version, newest first, and which one is current."""
+    session = db.get_session()
+    rows = model_store.list_versions(session)
+    return jsonify(
+        {
+            "ok": True,
+            "current_version": model_store.current_version(session),
+            "models": [model_store.describe(row) for row in rows],
+        }
+    )
+
+
+@bp.get("/openapi.json", endpoint="openapi")
+def openapi_document():  # type: ignore[no-untyped-def]
+    """This API described in OpenAPI 3."""
+    return jsonify(openapi.document(_settings()))

@@ -1,0 +1,132 @@
+"""The live accuracy chart's geometry: SVG coordinates for points, line and promotion marks.
+
+Pure (no Flask): the dashboard template draws the result as inline SVG, so the chart needs
+no JavaScript and no asset from anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from movieclassifier.stats import Series
+
+WIDTH = 560
+HEIGHT = 260
+# Room for the axis labels on the left and bottom, and the version labels on top.
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 30, 38
+Y_TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ChartMark:
+    x: float
+    label_y: float
+    version: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Everything the template needs to draw one SVG."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    points: list[ChartPoint]
+    line: str
+    marks: list[ChartMark]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    bucket: int
+
+
+def scale(value: float, low: float, high: float, start: float, end: float) -> float:
+    """Map ``value`` from [low, high] onto [start, end], rounded for compact SVG.
+
+    >>> scale(5, 0, 10, 100, 200)
+    150.0
+    >>> scale(1.0, 0, 1, 230, 30)
+    30.0
+    """
+    if high == low:
+        return round(start, 1)
+    return round(start + (value - low) * (end - start) / (high - low), 1)
+
+
+def nice_ticks(maximum: int, count: int = 4) -> list[int]:
+    """Round tick values from 0 to about ``maximum``.
+
+    >>> nice_ticks(1)
+    [0, 1]
+    >>> nice_ticks(437)
+    [0, 200, 400]
+    """
+    if maximum <= count:
+        return list(range(maximum + 1))
+    raw = maximum / count
+    magnitude = 10 ** (len(str(int(raw))) - 1)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return list(range(0, maximum + 1, step))
+
+
+def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | None:
+    """Coordinates for ``series``; None when there is no answer to draw yet."""
+    if not series.points:
+        return None
+    x_max = max([series.total, 1] + [p.answers_before for p in series.promotions])
+    bottom_y = height - BOTTOM
+
+    def x_of(answers: float) -> float:
+        return scale(answers, 0, x_max, LEFT, width - RIGHT)
+
+    def y_of(accuracy: float) -> float:
+        return scale(accuracy, 0, 1, bottom_y, TOP)
+
+    points = [
+        ChartPoint(
+            x_of((p.start + p.end) / 2),
+            y_of(p.accuracy),
+            f"answers {p.start + 1}–{p.end}: {p.accuracy:.0%} correct ({p.correct} of {p.answers})",
+        )
+        for p in series.points
+    ]
+    marks = [
+        ChartMark(
+            x_of(promotion.answers_before),
+            # Stagger labels so versions promoted close together stay readable.
+            TOP - 16 + 10 * (index % 2),
+            promotion.version,
+            f"v{promotion.version}",
+        )
+        for index, promotion in enumerate(series.promotions)
+    ]
+    return Chart(
+        width=width,
+        height=height,
+        left=LEFT,
+        right=width - RIGHT,
+        top=TOP,
+        bottom=bottom_y,
+        points=points,
+        line=" ".join(f"{p.x},{p.y}" for p in points),
+        marks=marks,
+        x_ticks=[Tick(x_of(t), str(t)) for t in nice_ticks(x_max)],
+        y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
+        bucket=series.bucket,
+    )

@@ -1,0 +1,79 @@
+"""Hashing batches of reviews in worker processes, spilled to files for every epoch.
+
+Hashing is most of the work of training, so worker processes hash while the parent
+reads the CSV and calls ``partial_fit``; each batch is written once to a spill
+directory and read back for later epochs, so rows are never hashed twice and memory
+does not grow with the file. Only this module and ``text`` are imported by workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from movieclassifier import text
+
+
+def hash_to_file(texts: Sequence[str], labels: Sequence[int], path: str) -> int:
+    """Hash ``texts`` and write their feature columns and labels to ``path``; returns rows.
+
+    Only the column indices are written: the values follow from them (``text.weigh``).
+    """
+    matrix = text.transform(texts)
+    with open(path, "wb") as handle:
+        np.savez(
+            handle,
+            indices=matrix.indices,
+            indptr=matrix.indptr,
+            labels=np.asarray(labels, dtype=np.int8),
+        )
+    return len(texts)
+
+
+def load(path: str | Path) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The features and labels that ``hash_to_file`` wrote."""
+    with np.load(path) as stored:
+        indices, indptr, labels = stored["indices"], stored["indptr"], stored["labels"]
+    matrix = sparse.csr_matrix(
+        (np.empty(len(indices), text.DTYPE), indices, indptr), shape=(len(labels), text.N_FEATURES)
+    )
+    return text.weigh(matrix), labels.astype(np.int64)
+
+
+class InProcess(Executor):
+    """An executor that runs each call at once; used when ``workers`` is 0."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller via the future
+            future.set_exception(exc)
+        return future
+
+
+def default_workers() -> int:
+    """One hashing process per core: the parent mostly waits on them or on partial_fit."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def make_executor(workers: int) -> Executor:
+    """A pool of ``workers`` hashing processes, or in-process hashing for 0.
+
+    The "forkserver" start method is used where there is one (Linux): workers never
+    inherit the parent's database connections or threads, and they start from a server
+    that has already imported numpy and scipy.
+    """
+    if workers <= 0:
+        return InProcess()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["movieclassifier.featurepool"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)

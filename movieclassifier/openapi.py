@@ -1,0 +1,228 @@
+"""The OpenAPI 3 description of the JSON API, built from the settings it enforces.
+
+A test checks that its paths and the app's API routes are the same set, and a
+schemathesis fuzz drives the API from this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from movieclassifier.config import Settings
+from movieclassifier.forms import MAX_ID
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "Bad input; the message names the field, the value and what is accepted",
+        404: "Unknown prediction id",
+        409: "The earlier answer was already learned and can no longer change",
+        413: "Request body too large",
+        429: "Rate limit reached; see Retry-After",
+        503: "No model published yet (the message says how to train one)",
+    }
+    return {str(status): _json(ERROR, reasons[status]) for status in statuses}
+
+
+def _schemas(settings: Settings) -> dict[str, Any]:
+    review = {
+        "type": "string",
+        "minLength": settings.min_review_chars,
+        "maxLength": settings.max_review_chars,
+        "description": "Review text; its length is counted after stripping surrounding spaces",
+    }
+    nullable_int = {"type": "integer", "nullable": True}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["ok", "error", "status"],
+            "properties": {
+                "ok": {"type": "boolean", "enum": [False]},
+                "error": {"type": "string"},
+                "status": {"type": "integer"},
+            },
+        },
+        "PredictRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "review": review,
+                "reviews": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": settings.max_batch,
+                    "items": review,
+                },
+                "track": {"type": "boolean", "default": False},
+            },
+            "oneOf": [{"required": ["review"]}, {"required": ["reviews"]}],
+        },
+        "Prediction": {
+            "type": "object",
+            "required": ["label", "probability", "prediction_id"],
+            "properties": {
+                "label": {"type": "string", "enum": ["negative", "positive"]},
+                "probability": {"type": "number", "minimum": 0.5, "maximum": 1},
+                "prediction_id": nullable_int,
+            },
+        },
+        "PredictResponse": {
+            "type": "object",
+            "required": ["ok", "model_version", "predictions"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "model_version": {"type": "integer"},
+                "predictions": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Prediction"},
+                },
+            },
+        },
+        "FeedbackRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["prediction_id", "correct"],
+            "properties": {
+                "prediction_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                "correct": {"type": "boolean"},
+            },
+        },
+        "Feedback": {
+            "type": "object",
+            "required": ["ok", "id", "prediction_id", "correct", "label", "status", "created_at"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "id": {"type": "integer"},
+                "prediction_id": {"type": "integer"},
+                "correct": {"type": "boolean"},
+                "label": {"type": "string", "enum": ["negative", "positive"]},
+                "status": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "ModelVersion": {
+            "type": "object",
+            "required": ["version", "status", "created_at", "sha256", "holdout_accuracy"],
+            "properties": {
+                "version": {"type": "integer"},
+                "status": {"type": "string", "enum": ["promoted", "rejected", "rolled_back"]},
+                "created_at": {"type": "string", "nullable": True},
+                "promoted_at": {"type": "string", "nullable": True},
+                "sha256": {"type": "string"},
+                "samples_seen": {"type": "integer"},
+                "holdout_accuracy": {"type": "number", "nullable": True},
+                "source": {"type": "string"},
+                "pruned": {"type": "boolean"},
+            },
+        },
+        "Models": {
+            "type": "object",
+            "required": ["ok", "current_version", "models"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "current_version": nullable_int,
+                "models": {"type": "array", "items": {"$ref": "#/components/schemas/ModelVersion"}},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["ok"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "database": {"type": "string"},
+                "model_version": nullable_int,
+                "error": {"type": "string"},
+                "status": {"type": "integer"},
+            },
+        },
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/v1/predict": {
+            "post": {
+                "summary": "Classify one review or a batch; track to store them for feedback",
+                "requestBody": _body("PredictRequest"),
+                "responses": {
+                    "200": _json(_ref("PredictResponse"), "One prediction per review"),
+                    **_errors(400, 413, 429, 503),
+                },
+            }
+        },
+        "/api/v1/feedback": {
+            "post": {
+                "summary": "Say whether a stored prediction was correct",
+                "requestBody": _body("FeedbackRequest"),
+                "responses": {
+                    "201": _json(_ref("Feedback"), "The stored, committed answer"),
+                    **_errors(400, 404, 409, 413, 429),
+                },
+            }
+        },
+        "/api/v1/model": {
+            "get": {
+                "summary": "The current model version and its metadata",
+                "responses": {
+                    "200": _json(_ref("ModelVersion"), "The current version"),
+                    **_errors(503),
+                },
+            }
+        },
+        "/api/v1/models": {
+            "get": {
+                "summary": "Every model version, newest first",
+                "responses": {"200": _json(_ref("Models"), "All versions")},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "The process is alive",
+                "responses": {"200": _json(_ref("Health"), "Alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "A model is loaded in this worker and the database answers",
+                "responses": {
+                    "200": _json(_ref("Health"), "Ready"),
+                    "503": _json(_ref("Health"), "Not ready; 'error' says why"),
+                },
+            }
+        },
+    }
+
+
+def document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI 3.0 document for the limits in ``settings``."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "movieclassifier",
+            "version": "1",
+            "description": "Movie review sentiment with a feedback loop. Every error answers "
+            '{"ok": false, "error": "<message>", "status": <code>}.',
+        },
+        "paths": _paths(),
+        "components": {"schemas": _schemas(settings)},
+    }

@@ -1,0 +1,303 @@
+"""The dashboard's numbers, computed from the database: counts, versions, live accuracy.
+
+Pure (no Flask): every function takes a ``Session`` and aggregates in SQL, so the cost of a
+dashboard view does not grow with Python loops over the predictions table. No function
+here returns review text: the dashboard is public.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Integer, case, func, select
+from sqlalchemy.orm import Session
+
+from movieclassifier.schema import (
+    APPROVED,
+    DISCARDED,
+    LEARNED,
+    LEARNING,
+    PENDING,
+    QUARANTINED,
+    CurrentModel,
+    Feedback,
+    ModelVersion,
+    RetrainRun,
+    StoredPrediction,
+)
+
+# Feedback still waiting to be learned: new, claimed by a running retrain, or approved by
+# an operator after quarantine (the next retrain learns it).
+WAITING_STATUSES = (PENDING, LEARNING, APPROVED)
+# Bucket sizes for the live accuracy chart: the smallest that keeps it under MAX_POINTS.
+BUCKET_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+MAX_POINTS = 60
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many predictions were stored and where their feedback stands."""
+
+    predictions: int
+    feedback: int
+    pending: int
+    learned: int
+    quarantined: int
+    discarded: int
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    """One model version: registry facts plus how the predictions it served were judged."""
+
+    version: int
+    status: str
+    source: str
+    created_at: datetime | None
+    promoted_at: datetime | None
+    learned: int
+    holdout_accuracy: float | None
+    predictions: int
+    answers: int
+    correct: int
+    is_current: bool
+
+    @property
+    def live_accuracy(self) -> float | None:
+        """Share of answered predictions of this version that people marked correct."""
+        return self.correct / self.answers if self.answers else None
+
+
+@dataclass(frozen=True)
+class Point:
+    """One bucket of consecutive answers on the live accuracy chart."""
+
+    start: int
+    answers: int
+    correct: int
+    first_at: datetime | None
+    last_at: datetime | None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.answers
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answers
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A version's (latest) promotion, placed after the answers given before it."""
+
+    version: int
+    promoted_at: datetime
+    answers_before: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """Live accuracy over answers, ``bucket`` answers per point, with promotion marks."""
+
+    bucket: int
+    total: int
+    points: list[Point]
+    promotions: list[Promotion]
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Aware UTC datetimes from either backend (SQLite gives naive UTC values).
+
+    >>> as_utc(datetime(2026, 1, 2, 3, 4, 5)).isoformat()
+    '2026-01-02T03:04:05+00:00'
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def counts(session: Session) -> Counts:
+    """Predictions stored and feedback by status: two aggregate queries."""
+    predictions = session.scalar(select(func.count()).select_from(StoredPrediction)) or 0
+    by_status = dict(
+        session.execute(select(Feedback.status, func.count()).group_by(Feedback.status)).all()
+    )
+    return Counts(
+        predictions=predictions,
+        feedback=sum(by_status.values()),
+        pending=sum(by_status.get(status, 0) for status in WAITING_STATUSES),
+        learned=by_status.get(LEARNED, 0),
+        quarantined=by_status.get(QUARANTINED, 0),
+        discarded=by_status.get(DISCARDED, 0),
+    )
+
+
+def _is_correct():  # type: ignore[no-untyped-def]
+    return case((Feedback.correct, 1), else_=0)
+
+
+def versions(session: Session) -> list[VersionStats]:
+    """Every version, newest first, with the live accuracy of the predictions it served.
+
+    Live accuracy leaves out feedback an operator discarded: those answers were judged
+    untrustworthy.
+    """
+    served = (
+        select(
+            StoredPrediction.model_version.label("version"),
+            func.count(StoredPrediction.id).label("predictions"),
+            func.count(Feedback.id).label("answers"),
+            func.coalesce(func.sum(_is_correct()), 0).label("correct"),
+        )
+        .outerjoin(
+            Feedback,
+            (Feedback.prediction_id == StoredPrediction.id) & (Feedback.status != DISCARDED),
+        )
+        .group_by(StoredPrediction.model_version)
+        .subquery()
+    )
+    current = select(CurrentModel.version).where(CurrentModel.id == 1).scalar_subquery()
+    query = (
+        select(
+            ModelVersion.version,
+            ModelVersion.status,
+            ModelVersion.source,
+            ModelVersion.created_at,
+            ModelVersion.promoted_at,
+            ModelVersion.learned,
+            ModelVersion.holdout_accuracy,
+            func.coalesce(served.c.predictions, 0),
+            func.coalesce(served.c.answers, 0),
+            func.coalesce(served.c.correct, 0),
+            current,
+        )
+        .outerjoin(served, served.c.version == ModelVersion.version)
+        .order_by(ModelVersion.version.desc())
+    )
+    return [
+        VersionStats(
+            version=row[0],
+            status=row[1],
+            source=row[2],
+            created_at=as_utc(row[3]),
+            promoted_at=as_utc(row[4]),
+            learned=row[5] or 0,
+            holdout_accuracy=row[6],
+            predictions=int(row[7]),
+            answers=int(row[8]),
+            correct=int(row[9]),
+            is_current=row[10] == row[0],
+        )
+        for row in session.execute(query)
+    ]
+
+
+def current(version_stats: list[VersionStats]) -> VersionStats | None:
+    """The version workers serve now, from the result of ``versions``."""
+    return next((v for v in version_stats if v.is_current), None)
+
+
+def bucket_size(total: int, max_points: int = MAX_POINTS) -> int:
+    """The smallest bucket from ``BUCKET_SIZES`` that draws ``total`` answers in few points.
+
+    >>> bucket_size(0), bucket_size(60), bucket_size(61), bucket_size(5000)
+    (1, 1, 2, 100)
+    """
+    for size in BUCKET_SIZES:
+        if math.ceil(total / size) <= max_points:
+            return size
+    return math.ceil(total / max_points)
+
+
+def live_accuracy(session: Session, max_points: int = MAX_POINTS) -> Series:
+    """Live accuracy per bucket of consecutive answers, and where each promotion fell."""
+    kept = Feedback.status != DISCARDED
+    total = session.scalar(select(func.count()).select_from(Feedback).where(kept)) or 0
+    size = bucket_size(total, max_points)
+    numbered = (
+        select(
+            Feedback.correct,
+            Feedback.created_at,
+            (func.row_number().over(order_by=Feedback.id) - 1).label("n"),
+        )
+        .where(kept)
+        .subquery()
+    )
+    bucket = func.cast(numbered.c.n, Integer) // size
+    rows = session.execute(
+        select(
+            bucket,
+            func.count(),
+            func.sum(case((numbered.c.correct, 1), else_=0)),
+            func.min(numbered.c.created_at),
+            func.max(numbered.c.created_at),
+        )
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    points = [
+        Point(int(b) * size, int(n), int(correct or 0), as_utc(first), as_utc(last))
+        for b, n, correct, first, last in rows
+    ]
+    return Series(size, total, points, promotions(session))
+
+
+def promotions(session: Session) -> list[Promotion]:
+    """Each version's latest promotion and how many answers were given before it."""
+    before = (
+        select(func.count(Feedback.id))
+        .where(Feedback.status != DISCARDED, Feedback.created_at <= ModelVersion.promoted_at)
+        .correlate(ModelVersion)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(ModelVersion.version, ModelVersion.promoted_at, before)
+        .where(ModelVersion.promoted_at.is_not(None))
+        .order_by(ModelVersion.promoted_at, ModelVersion.version)
+    )
+    return [Promotion(version, as_utc(at), int(n)) for version, at, n in rows]  # type: ignore[arg-type]
+
+
+def last_retrain(session: Session) -> RetrainRun | None:
+    """The newest row of ``retrain_runs``, or None before the first run."""
+    return session.scalar(select(RetrainRun).order_by(RetrainRun.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    """Retrain runs that ended with one status: how many, their seconds, a histogram."""
+
+    status: str
+    runs: int
+    seconds: float
+    # Cumulative run counts per upper bound in seconds, as Prometheus histograms want them.
+    buckets: list[tuple[float, int]]
+
+
+def retrain_outcomes(session: Session, bounds: tuple[float, ...]) -> list[RetrainOutcome]:
+    """Runs by outcome with their duration histogram over ``bounds``: one query."""
+    at_most = [func.sum(case((RetrainRun.seconds <= bound, 1), else_=0)) for bound in bounds]
+    rows = session.execute(
+        select(
+            RetrainRun.status,
+            func.count(),
+            func.coalesce(func.sum(RetrainRun.seconds), 0.0),
+            *at_most,
+        )
+        .group_by(RetrainRun.status)
+        .order_by(RetrainRun.status)
+    )
+    return [
+        RetrainOutcome(
+            status=row[0],
+            runs=int(row[1]),
+            seconds=float(row[2]),
+            buckets=[(bound, int(n or 0)) for bound, n in zip(bounds, row[3:], strict=True)],
+        )
+        for row in rows
+    ]

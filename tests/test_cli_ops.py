@@ -1,0 +1,102 @@
+import pytest
+from sqlalchemy import select
+
+from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from loop_helpers import add_feedback
+from movieclassifier import cli_ops, feedback, model_store, retrain
+from movieclassifier.schema import QUARANTINED, ROLLED_BACK, Feedback
+
+
+@pytest.fixture
+def env(settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MODEL_DIR", str(settings.model_dir))
+    monkeypatch.setenv("APP_ENV", "testing")
+
+
+@pytest.fixture
+def two_versions(settings, sessions, seed_model):
+    add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:3], correct=True)
+    add_feedback(sessions, settings.model_dir, NEGATIVE_REVIEWS[:1], correct=False)
+    report = retrain.retrain(sessions, settings)
+    assert report.status == "promoted"
+    return seed_model, report.version
+
+
+def test_every_command_has_help():
+    commands = list(cli_ops.COMMANDS) + list(cli_ops.quarantine_group.commands.values())
+    assert all(command.help for command in commands)
+
+
+def test_retrain_command_prints_what_it_did(runner, env, settings, sessions, seed_model):
+    add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:2])
+    result = runner.invoke(args=["retrain", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"status": "promoted"' in result.output and "learned 2 labels" in result.output
+
+
+def test_retrain_without_a_model_says_how_to_train(runner, env, engine):
+    result = runner.invoke(args=["retrain"])
+    assert result.exit_code == 1
+    assert "no model to retrain; run" in result.output and "train_stream.py" in result.output
+
+
+def test_versions_lists_status_learned_and_live_accuracy(runner, env, two_versions):
+    result = runner.invoke(args=["versions"])
+    assert result.exit_code == 0, result.output
+    first, second = two_versions
+    lines = result.output.splitlines()
+    assert lines[1].startswith(f"*{second}") and "feedback" in lines[1]
+    # Version 1 served 4 predictions with feedback, 3 of them correct.
+    assert lines[2].startswith(f" {first}") and "0.7500 (4)" in lines[2]
+
+
+def test_rollback_makes_an_earlier_version_current(runner, env, sessions, two_versions):
+    first, second = two_versions
+    result = runner.invoke(args=["rollback", str(first)])
+    assert result.exit_code == 0, result.output
+    assert f"version {first} is current; rolled back: {second}" in result.output
+    with sessions() as session:
+        assert model_store.current_version(session) == first
+        assert model_store.get_version(session, second).status == ROLLED_BACK
+    again = runner.invoke(args=["rollback", str(first)])
+    assert again.exit_code == 1 and "already current" in again.output
+    missing = runner.invoke(args=["rollback", "99"])
+    assert missing.exit_code == 1 and "there is no model version 99" in missing.output
+
+
+def test_prune_never_drops_the_current_version_nor_its_base(
+    runner, env, settings, sessions, two_versions
+):
+    first, second = two_versions
+    result = runner.invoke(args=["prune", "--keep", "1"])
+    assert result.exit_code == 0, result.output
+    assert "pruned versions: none" in result.output  # the current one and its base stay
+    with sessions() as session:
+        model_store.load(session, first, settings.model_dir)
+        model_store.load(session, second, settings.model_dir)
+
+
+def test_quarantine_list_approve_discard(runner, env, settings, sessions, seed_model):
+    ids = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:3])
+    with sessions.begin() as session:
+        feedback.claim(session, 10)
+        feedback.mark(session, ids, seed_model, QUARANTINED)
+    listed = runner.invoke(args=["quarantine", "list"])
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) == 3
+    assert f"version {seed_model}" in listed.output and "positive" in listed.output
+    approved = runner.invoke(args=["quarantine", "approve", str(ids[0])])
+    assert approved.exit_code == 0 and "approved 1 feedback rows" in approved.output
+    discarded = runner.invoke(args=["quarantine", "discard", "--all"])
+    assert discarded.exit_code == 0 and "discarded 2 feedback rows" in discarded.output
+    wrong = runner.invoke(args=["quarantine", "approve", str(ids[1])])
+    assert wrong.exit_code == 1 and f"feedback {ids[1]} is not quarantined" in wrong.output
+    assert "quarantine list" in wrong.output
+    nothing = runner.invoke(args=["quarantine", "discard"])
+    assert nothing.exit_code == 2 and "--version V, or --all" in nothing.output
+    with sessions() as session:
+        assert [r.status for r in session.scalars(select(Feedback).order_by(Feedback.id))] == [
+            "approved",
+            "discarded",
+            "discarded",
+        ]

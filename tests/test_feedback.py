@@ -1,0 +1,94 @@
+import pytest
+from loop_helpers import add_feedback
+from sqlalchemy import select
+
+from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from movieclassifier import feedback
+from movieclassifier.schema import (
+    APPROVED,
+    DISCARDED,
+    LEARNED,
+    LEARNING,
+    PENDING,
+    QUARANTINED,
+    Feedback,
+)
+
+
+@pytest.fixture
+def ids(settings, sessions, seed_model):
+    return add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:3] + NEGATIVE_REVIEWS[:2])
+
+
+def statuses(sessions):
+    with sessions() as session:
+        return {row.id: row.status for row in session.scalars(select(Feedback))}
+
+
+def test_claim_takes_pending_oldest_first_and_reads_the_labels(sessions, ids):
+    with sessions.begin() as session:
+        claimed = feedback.claim(session, limit=3)
+    assert [row.id for row in claimed] == ids[:3]
+    assert [row.label for row in claimed] == [1, 1, 1]
+    assert statuses(sessions) == {**{i: LEARNING for i in ids[:3]}, **{i: PENDING for i in ids[3:]}}
+
+
+def test_an_answer_cannot_change_once_claimed(sessions, ids):
+    with sessions.begin() as session:
+        feedback.claim(session, limit=10)
+        prediction_id = session.get(Feedback, ids[0]).prediction_id
+    with sessions.begin() as session, pytest.raises(feedback.AlreadyLearned, match="learning"):
+        feedback.add(session, prediction_id, False)
+
+
+def test_hand_back_returns_pending_and_approved_rows_to_where_they_came_from(sessions, ids):
+    with sessions.begin() as session:
+        feedback.claim(session, limit=2)
+        feedback.mark(session, ids[:2], version=1, status=QUARANTINED)
+        feedback.approve(session, [ids[0]])
+        feedback.claim(session, limit=10)  # takes the approved row alone
+        feedback.claim(session, limit=10)  # then the pending ones
+        assert feedback.hand_back(session) == 4
+    assert statuses(sessions) == {
+        ids[0]: APPROVED,
+        ids[1]: QUARANTINED,
+        **{i: PENDING for i in ids[2:]},
+    }
+
+
+def test_mark_learned_records_the_version_once(sessions, ids):
+    with sessions.begin() as session:
+        feedback.claim(session, limit=10)
+        assert feedback.mark(session, ids, version=1, status=LEARNED) == 5
+        # A second mark finds nothing claimed: a row is learned by one version only.
+        assert feedback.mark(session, ids, version=1, status=LEARNED) == 0
+    with sessions() as session:
+        assert {row.learned_version for row in session.scalars(select(Feedback))} == {1}
+
+
+def test_mark_refuses_an_unknown_status(sessions, ids):
+    with sessions.begin() as session, pytest.raises(ValueError, match='got "pending"'):
+        feedback.mark(session, ids, version=1, status=PENDING)
+
+
+def test_approve_and_discard_only_quarantined_rows(sessions, ids):
+    with sessions.begin() as session:
+        feedback.claim(session, limit=2)
+        feedback.mark(session, ids[:2], version=1, status=QUARANTINED)
+    with sessions.begin() as session:
+        with pytest.raises(feedback.NotQuarantined, match=f"feedback {ids[3]} is not quarantined"):
+            feedback.approve(session, [ids[0], ids[3]])
+    with sessions.begin() as session:
+        assert feedback.discard(session, version=1) == 2
+    assert statuses(sessions)[ids[0]] == DISCARDED
+    with (
+        sessions.begin() as session,
+        pytest.raises(feedback.NotQuarantined, match="no quarantined"),
+    ):
+        feedback.approve(session)
+
+
+def test_counts_names_every_status(sessions, ids):
+    with sessions() as session:
+        counts = feedback.counts(session)
+    assert counts[PENDING] == 5 and counts[LEARNED] == 0 and set(counts) == set(feedback.STATUSES)

@@ -1,0 +1,119 @@
+import pytest
+from sqlalchemy import select
+
+from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from loop_helpers import (
+    add_feedback,
+    add_labelled,
+    assert_learned_exactly_once,
+    movie_rows,
+    write_csv,
+)
+from movieclassifier import feedback, model_store, retrain, training
+from movieclassifier.schema import (
+    APPROVED,
+    LEARNED,
+    PROMOTED,
+    QUARANTINED,
+    REJECTED,
+    Feedback,
+    ModelVersion,
+    RetrainRun,
+)
+
+
+@pytest.fixture
+def imdb_model(settings, sessions, tmp_path):
+    """A small real model: 2,000 IMDb reviews trained, the next 500 kept for the gate."""
+    path = write_csv(tmp_path / "imdb.csv", movie_rows(2500))
+    report = training.train_from_csv(
+        path, sessions, settings.model_dir, batch_size=500, epochs=2, holdout=500
+    )
+    return report.version
+
+
+def test_nothing_to_learn_does_nothing(settings, sessions, seed_model):
+    report = retrain.retrain(sessions, settings)
+    assert (report.status, report.version, report.learned) == ("nothing_to_learn", seed_model, 0)
+    with sessions() as session:
+        assert model_store.current_version(session) == seed_model
+        assert [run.status for run in session.scalars(select(RetrainRun))] == ["nothing_to_learn"]
+
+
+def test_retrain_learns_each_label_once_and_publishes(settings, sessions, seed_model):
+    first = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:4], correct=True)
+    report = retrain.retrain(sessions, settings)
+    assert report.status == PROMOTED and report.learned == 4
+    assert report.parent_version == seed_model and report.version != seed_model
+    second = add_feedback(sessions, settings.model_dir, NEGATIVE_REVIEWS[:3], correct=False)
+    again = retrain.retrain(sessions, settings)
+    assert again.learned == 3 and again.parent_version == report.version
+    assert retrain.retrain(sessions, settings).status == "nothing_to_learn"
+    with sessions() as session:
+        assert model_store.current_version(session) == again.version
+        assert_learned_exactly_once(session, first + second)
+        versions = {row.id: row.learned_version for row in session.scalars(select(Feedback))}
+        model = model_store.load_current(session, settings.model_dir)
+    assert {versions[i] for i in first} == {report.version}
+    assert {versions[i] for i in second} == {again.version}
+    assert model.version == again.version
+
+
+def test_batch_size_leaves_the_rest_pending(settings, sessions, seed_model):
+    ids = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:5])
+    assert retrain.retrain(sessions, settings, batch_size=2).learned == 2
+    with sessions() as session:
+        assert feedback.counts(session)["pending"] == 3
+    assert retrain.retrain(sessions, settings, batch_size=10).learned == 3
+    with sessions() as session:
+        assert_learned_exactly_once(session, ids)
+
+
+def test_feedback_moves_the_model_towards_the_labels(settings, sessions, imdb_model):
+    # Short snippets the small IMDb model gets wrong, confirmed with their true label.
+    snippets = [(r, 1) for r in POSITIVE_REVIEWS] + [(r, 0) for r in NEGATIVE_REVIEWS]
+    add_labelled(sessions, settings.model_dir, snippets * 3)
+    report = retrain.retrain(sessions, settings)
+    assert report.status == PROMOTED
+    assert report.feedback_accuracy_after >= report.feedback_accuracy_before
+    assert report.feedback_accuracy_after == 1.0
+
+
+def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(settings, sessions, imdb_model):
+    positives = [review for review, label in movie_rows(1500, skip=2500) if label == 1][:500]
+    ids = add_feedback(sessions, settings.model_dir, positives, correct=False)
+    report = retrain.retrain(sessions, settings)
+    assert report.status == REJECTED, report
+    assert report.holdout_accuracy_before - report.holdout_accuracy_after > settings.gate_max_drop
+    assert "quarantine list" in report.message
+    with sessions() as session:
+        assert model_store.current_version(session) == imdb_model
+        rejected = session.get(ModelVersion, report.version)
+        assert (rejected.status, rejected.learned) == (REJECTED, 0)
+        rows = list(session.scalars(select(Feedback).where(Feedback.id.in_(ids))))
+        assert {(r.status, r.quarantined_version, r.learned_version) for r in rows} == {
+            (QUARANTINED, report.version, None)
+        }
+        run = session.scalars(select(RetrainRun)).one()
+        assert (run.status, run.version) == (REJECTED, report.version)
+    # The next run has nothing to learn: quarantined rows wait for an operator.
+    assert retrain.retrain(sessions, settings).status == "nothing_to_learn"
+
+
+def test_approved_feedback_is_learned_next_past_the_gate(settings, sessions, imdb_model):
+    positives = [review for review, label in movie_rows(1500, skip=2500) if label == 1][:500]
+    ids = add_feedback(sessions, settings.model_dir, positives, correct=False)
+    pending = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:2])
+    rejected = retrain.retrain(sessions, settings, batch_size=500)
+    assert rejected.status == REJECTED
+    with sessions.begin() as session:
+        assert feedback.approve(session, version=rejected.version) == 500
+        assert feedback.counts(session)[APPROVED] == 500
+    bypass = retrain.retrain(sessions, settings, batch_size=1000)
+    assert (bypass.status, bypass.learned) == (PROMOTED, 500)
+    assert "gate bypassed" in bypass.message
+    with sessions() as session:
+        assert model_store.current_version(session) == bypass.version
+        assert_learned_exactly_once(session, ids)
+        # Approved rows are learned alone, so the bypass covers exactly them.
+        assert {session.get(Feedback, i).status for i in pending} == {"pending"}
