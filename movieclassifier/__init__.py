@@ -26,6 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         MOVIECLASSIFIER=settings,
+        # The session cookie only carries the CSRF secret of the pages.
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
     )
     app.extensions["movieclassifier.settings"] = settings
 
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app, settings)
     serving.init_app(app)
     errors.register_error_handlers(app)
+    app.session_interface = web.PageSessionInterface()
     csrf = CSRFProtect(app)
     # The JSON API is not cookie-authenticated, so a forged cross-site request gains nothing.
     csrf.exempt(api.bp)

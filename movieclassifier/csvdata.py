@@ -70,7 +70,11 @@ class ReviewCSV:
             is_gzip = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             stream: BinaryIO = gzip.GzipFile(fileobj=counted) if is_gzip else counted  # type: ignore[assignment]
-            text_stream = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+            # Bad bytes are kept as surrogates and reported with their line by _check();
+            # a strict decoder would fail on a whole chunk, far from the line to blame.
+            text_stream = io.TextIOWrapper(
+                stream, encoding="utf-8", errors="surrogateescape", newline=""
+            )
             yield from self._rows(text_stream)
 
     def _rows(self, text_stream: io.TextIOWrapper) -> Iterator[tuple[int, str, int]]:
@@ -92,6 +96,14 @@ class ReviewCSV:
         if len(row) != 2:
             raise CSVFormatError(f"{self.path}: line {line}: expected 2 fields, got {len(row)}")
         review, label = row
+        if not review.isascii():
+            try:
+                review.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise CSVFormatError(
+                    f"{self.path}: line {line}: unreadable: the review is not UTF-8 "
+                    f"(a bad byte at character {exc.start})"
+                ) from exc
         if label.strip() not in ("0", "1"):
             raise CSVFormatError(
                 f"{self.path}: line {line}: sentiment must be 0 or 1, got {label!r}"

@@ -23,8 +23,8 @@ from movieclassifier import feedback, model_store
 from movieclassifier.model import SentimentModel
 from movieclassifier.schema import ModelVersion
 
-PASSES = 10
-ETA0 = 1.0
+PASSES = 5
+ETA0 = 0.03
 # Bounds the work of one run; past it the oldest labels stop being replayed.
 REPLAY_LIMIT = 50_000
 FEEDBACK_SOURCE = "feedback"

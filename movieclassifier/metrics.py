@@ -104,8 +104,8 @@ class DatabaseCollector:
         yield from families
 
     def _families(self) -> Iterator[Metric]:
-        versions = stats.versions(self.session)
-        current = stats.current(versions)
+        # Scraped every few seconds: only cheap queries here, no scan of the predictions.
+        current = stats.current_version(self.session)
         version = GaugeMetricFamily(
             "movieclassifier_model_version", "Model version every worker should serve (registry)"
         )
@@ -122,12 +122,11 @@ class DatabaseCollector:
         yield from self._retrain_runs()
 
     def _feedback_rows(self) -> Metric:
-        counts = stats.counts(self.session)
         family = GaugeMetricFamily(
             "movieclassifier_feedback_rows", "Stored feedback by state", labels=["state"]
         )
-        for state in ("pending", "learned", "quarantined", "discarded"):
-            family.add_metric([state], getattr(counts, state))
+        for state, rows in stats.feedback_states(self.session).items():
+            family.add_metric([state], rows)
         return family
 
     def _retrain_runs(self) -> Iterator[Metric]:

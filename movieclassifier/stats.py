@@ -122,18 +122,29 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def counts(session: Session) -> Counts:
-    """Predictions stored and feedback by status: two aggregate queries."""
+    """Predictions stored and feedback by state: two aggregate queries."""
     predictions = session.scalar(select(func.count()).select_from(StoredPrediction)) or 0
+    states = feedback_states(session)
+    return Counts(predictions=predictions, feedback=sum(states.values()), **states)
+
+
+def feedback_states(session: Session) -> dict[str, int]:
+    """Feedback rows waiting ("pending"), learned, quarantined and discarded: one query."""
     by_status = dict(
         session.execute(select(Feedback.status, func.count()).group_by(Feedback.status)).all()
     )
-    return Counts(
-        predictions=predictions,
-        feedback=sum(by_status.values()),
-        pending=sum(by_status.get(status, 0) for status in WAITING_STATUSES),
-        learned=by_status.get(LEARNED, 0),
-        quarantined=by_status.get(QUARANTINED, 0),
-        discarded=by_status.get(DISCARDED, 0),
+    return {
+        "pending": sum(by_status.get(status, 0) for status in WAITING_STATUSES),
+        "learned": by_status.get(LEARNED, 0),
+        "quarantined": by_status.get(QUARANTINED, 0),
+        "discarded": by_status.get(DISCARDED, 0),
+    }
+
+
+def current_version(session: Session) -> ModelVersion | None:
+    """The registry row of the version workers serve now (no aggregates: cheap)."""
+    return session.scalar(
+        select(ModelVersion).join(CurrentModel, CurrentModel.version == ModelVersion.version)
     )
 
 
@@ -244,23 +255,47 @@ def live_accuracy(session: Session, max_points: int = MAX_POINTS) -> Series:
         Point(int(b) * size, int(n), int(correct or 0), as_utc(first), as_utc(last))
         for b, n, correct, first, last in rows
     ]
-    return Series(size, total, points, promotions(session))
+    return Series(size, total, points, promotions(session, points))
 
 
-def promotions(session: Session) -> list[Promotion]:
-    """Each version's latest promotion and how many answers were given before it."""
-    before = (
-        select(func.count(Feedback.id))
-        .where(Feedback.status != DISCARDED, Feedback.created_at <= ModelVersion.promoted_at)
-        .correlate(ModelVersion)
-        .scalar_subquery()
-    )
+def promotions(session: Session, points: list[Point]) -> list[Promotion]:
+    """Each version's latest promotion, placed among the answers of ``points`` by time.
+
+    Exact when a point is one answer; otherwise placed within its bucket by time. Placing
+    it from the buckets already fetched avoids a count over all feedback per version.
+    """
     rows = session.execute(
-        select(ModelVersion.version, ModelVersion.promoted_at, before)
+        select(ModelVersion.version, ModelVersion.promoted_at)
         .where(ModelVersion.promoted_at.is_not(None))
         .order_by(ModelVersion.promoted_at, ModelVersion.version)
     )
-    return [Promotion(version, as_utc(at), int(n)) for version, at, n in rows]  # type: ignore[arg-type]
+    placed = []
+    for version, promoted_at in rows:
+        moment = as_utc(promoted_at)
+        assert moment is not None  # filtered in SQL
+        placed.append(Promotion(version, moment, answers_before(points, moment)))
+    return placed
+
+
+def answers_before(points: list[Point], moment: datetime) -> int:
+    """How many answers of ``points`` were given at or before ``moment``.
+
+    >>> at = lambda minute: datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
+    >>> points = [Point(0, 10, 5, at(0), at(9)), Point(10, 10, 5, at(10), at(19))]
+    >>> [answers_before(points, at(minute)) for minute in (9, 14, 30)]
+    [10, 14, 20]
+    """
+    answered = 0
+    for point in points:
+        if point.first_at is None or point.last_at is None or point.first_at > moment:
+            break
+        if point.last_at <= moment:
+            answered = point.end
+            continue
+        # The moment falls inside this bucket: interpolate by time.
+        share = (moment - point.first_at) / (point.last_at - point.first_at)
+        return point.start + int(share * point.answers)
+    return answered
 
 
 def last_retrain(session: Session) -> RetrainRun | None:

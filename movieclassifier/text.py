@@ -32,7 +32,9 @@ CHUNK = 500
 
 _HTML_TAG = re.compile(rb"<[^>\n]*>")
 # One pattern per first byte: a literal prefix is found much faster than a character class.
-_EMOTICONS = [re.compile(re.escape(bytes([eyes])) + rb"-?(?:[()]|[dp](?![a-z0-9]))") for eyes in b":;="]
+_EMOTICONS = [
+    re.compile(re.escape(eyes) + rb"-?(?:[()]|[dp](?![a-z0-9]))") for eyes in (b":", b";", b"=")
+]
 # Emoticons become words that lower-cased text cannot contain; tokenize() shows them back.
 _EMOTICON_WORDS = {
     b":)": b" EMOSMILE ",

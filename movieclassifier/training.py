@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import featurepool, model_store
@@ -37,8 +38,10 @@ __all__ = ["CSVFormatError", "TrainProgress", "TrainReport", "train_from_csv"]
 
 # Chosen by measurement on the book's split (bench/results/train.md): the defaults of
 # scripts/train_stream.py, which `make run` uses.
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
 EPOCHS = 4
+# Rows hashed per task in a worker; a partial_fit step is made of one or more blocks.
+HASH_BLOCK = 2500
 # Learning-curve points taken during the first epoch (``curve=True``).
 CURVE_POINTS = 10
 
@@ -118,10 +121,10 @@ def train_from_csv(
         run = _Run(model, Path(spill), pool, epochs, seed, progress, curve)
         if min(AVERAGE_FROM_EPOCH, epochs) == 1:
             average_from_now(model.classifier)
-        kept = run.first_epoch(csv_file, batch_size, holdout, window=2 * max(workers, 1) + 1)
+        kept = run.first_epoch(csv_file, batch_size, holdout, window=2 * max(workers, 1) + 2)
         held = ([t for t, _ in kept], [y for _, y in kept])
         kept.clear()
-        held_files = run.submit_holdout(held, batch_size)
+        held_files = run.submit_holdout(held, HASH_BLOCK)
         for epoch in range(1, epochs):
             if epoch + 1 == min(AVERAGE_FROM_EPOCH, epochs):
                 average_from_now(model.classifier)
@@ -165,29 +168,36 @@ class _Run:
         self.rows_per_epoch = 0
         self.rows_learned = 0
         self.snapshots: list[tuple[int, Path]] | None = [] if curve else None
+        self.next_point = 1
+        self.blocks_per_step = 1
+        self.step: list[tuple[sparse.csr_matrix, np.ndarray]] = []
         self.curve: list[tuple[int, float]] = []
 
     def first_epoch(
         self, csv_file: ReviewCSV, batch_size: int, holdout: int, window: int
     ) -> deque[tuple[str, int]]:
-        """Read the file, hash it in the pool, learn each batch in order; returns the hold-out."""
+        """Read the file, hash it in the pool, learn the blocks in order; returns the hold-out.
+
+        Blocks of at most ``HASH_BLOCK`` rows keep the workers busy from the start and
+        memory small; ``blocks_per_step`` of them make one ``partial_fit`` step.
+        """
+        self.blocks_per_step = -(-batch_size // HASH_BLOCK)
+        block = -(-batch_size // self.blocks_per_step)
         kept: deque[tuple[str, int]] = deque(maxlen=holdout)
         pending: deque[tuple[Future, Path]] = deque()
-        next_snapshot = 1
-        rows = _batches(_delayed(csv_file, kept, holdout), batch_size)
-        for number, (texts, labels) in enumerate(rows):
-            path = self.spill / f"batch-{number:06d}.npz"
+        self.csv_file = csv_file
+        for number, (texts, labels) in enumerate(
+            _batches(_delayed(csv_file, kept, holdout), block)
+        ):
+            path = self.spill / f"block-{number:07d}.npz"
             self.files.append(path)
             future = self.pool.submit(featurepool.hash_to_file, texts, labels, str(path))
             pending.append((future, path))
             while len(pending) >= window:
-                self._learn(*pending.popleft(), fraction=_read_fraction(csv_file))
-            read = _read_fraction(csv_file)
-            if self.snapshots is not None and read * CURVE_POINTS >= next_snapshot:
-                self._drain(pending, read)
-                self._snapshot()
-                next_snapshot = int(read * CURVE_POINTS) + 1
-        self._drain(pending, 1.0)
+                self._take(*pending.popleft())
+        while pending:
+            self._take(*pending.popleft())
+        self._learn_step(0, 1.0)
         if self.rows_learned == 0:
             raise CSVFormatError(
                 f"{csv_file.path}: no rows to train on (holdout {holdout} took them all)"
@@ -197,13 +207,13 @@ class _Run:
         return kept
 
     def epoch(self, epoch: int) -> None:
-        """Another pass over the spilled batches, in an order shuffled per epoch."""
-        order = np.random.RandomState(self.seed + epoch).permutation(len(self.files))
+        """Another pass over the spilled blocks, its steps in an order shuffled per epoch."""
+        size = self.blocks_per_step
+        steps = [self.files[i : i + size] for i in range(0, len(self.files), size)]
+        order = np.random.RandomState(self.seed + epoch).permutation(len(steps))
         for done, index in enumerate(order, start=1):
-            features, labels = featurepool.load(self.files[index])
-            self.model.learn_features(features, labels)
-            self.rows_learned += len(labels)
-            self._report(epoch, (epoch + done / len(order)) / self.epochs)
+            self.step = [featurepool.load(path) for path in steps[index]]
+            self._learn_step(epoch, (epoch + done / len(order)) / self.epochs)
         self._end_of_epoch()
 
     def submit_holdout(
@@ -232,16 +242,26 @@ class _Run:
         classifier = self.model.classifier
         return _accuracy(chunks, classifier.coef_.ravel(), float(classifier.intercept_[0]))
 
-    def _learn(self, future: Future, path: Path, fraction: float) -> None:
+    def _take(self, future: Future, path: Path) -> None:
+        """A hashed block of the first epoch: learn it once a step is full."""
         future.result()
-        features, labels = featurepool.load(path)
+        self.step.append(featurepool.load(path))
+        if len(self.step) == self.blocks_per_step:
+            self._learn_step(0, _read_fraction(self.csv_file))
+
+    def _learn_step(self, epoch: int, fraction: float) -> None:
+        if not self.step:
+            return
+        features = sparse.vstack([x for x, _ in self.step], format="csr")
+        labels = np.concatenate([y for _, y in self.step])
+        self.step = []
         self.model.learn_features(features, labels)
         self.rows_learned += len(labels)
-        self._report(0, fraction / self.epochs)
-
-    def _drain(self, pending: deque[tuple[Future, Path]], fraction: float) -> None:
-        while pending:
-            self._learn(*pending.popleft(), fraction=fraction)
+        self._report(epoch, fraction / self.epochs if epoch == 0 else fraction)
+        # Curve points of the first epoch, at about every 1/CURVE_POINTS of the file.
+        if epoch == 0 and self.snapshots is not None and fraction * CURVE_POINTS >= self.next_point:
+            self._snapshot()
+            self.next_point = int(fraction * CURVE_POINTS) + 1
 
     def _end_of_epoch(self) -> None:
         if self.snapshots is not None and (

@@ -46,7 +46,7 @@ def add_feedback(sessions, model_dir, reviews, correct=True) -> list[int]:
         model = model_store.load_current(session, model_dir)
         rows = feedback.store_predictions(session, reviews, model.predict(reviews), "api")
         answers = correct if isinstance(correct, list) else [correct] * len(rows)
-        return [feedback.add(session, row.id, ok).id for row, ok in zip(rows, answers)]
+        return [feedback.add(session, row.id, ok).id for row, ok in zip(rows, answers, strict=True)]
 
 
 def add_labelled(sessions, model_dir, rows: list[tuple[str, int]]) -> list[int]:
@@ -54,7 +54,7 @@ def add_labelled(sessions, model_dir, rows: list[tuple[str, int]]) -> list[int]:
     with sessions() as session:
         model = model_store.load_current(session, model_dir)
     predicted = [1 if p.label == "positive" else 0 for p in model.predict([r for r, _ in rows])]
-    answers = [int(p) == y for p, (_, y) in zip(predicted, rows)]
+    answers = [int(p) == y for p, (_, y) in zip(predicted, rows, strict=True)]
     return add_feedback(sessions, model_dir, [r for r, _ in rows], answers)
 
 

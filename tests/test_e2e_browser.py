@@ -34,8 +34,10 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 # Generous bounds: the machine may be busy; these wait for a state, they time nothing.
 TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
-NEGATIVE = "A dull, boring film with awful acting and a stupid plot. I hated it."
-POSITIVE = "A wonderful, moving film with brilliant acting and a great story."
+# Reviews the tiny test model is unsure about (about 64% and 76%), so that the bar's length
+# really has to follow the number.
+MIXED = "Some good moments, some bad moments."
+PLAIN = "A film about a man and a dog, shot in Ohio."
 
 
 @contextmanager
@@ -83,7 +85,7 @@ def check_result_page(page: Page, version: int) -> str:
     label = page.locator("#label").inner_text()
     assert label in ("positive", "negative")
     percent = float(page.locator("#probability").inner_text().rstrip("%"))
-    assert 50 <= percent <= 100
+    assert 50 <= percent < 95
     bar = page.locator("#probability-bar")
     expect(bar).to_be_visible()
     expect(bar).to_have_attribute("role", "meter")
@@ -123,7 +125,7 @@ def fits_the_screen(page: Page) -> bool:
 def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
     with server(settings, tmp_path) as url, chromium() as browser:
         page = new_page(browser)
-        submit_review(page, url, NEGATIVE, screenshot_as=(settings, "review-form"))
+        submit_review(page, url, MIXED, screenshot_as=(settings, "review-form"))
         check_result_page(page, seed_model)
         screenshot(page, settings, "result")
 
@@ -146,6 +148,7 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
         expect(page.locator(f"#version-{seed_model}")).to_be_visible()
         expect(page.locator("#count-learned")).to_have_text("1")
         expect(page.locator("#count-pending")).to_have_text("0")
+        expect(page.locator("#retrain-status")).to_have_text("promoted")
         expect(page.locator("#last-retrain")).to_contain_text(f"v{seed_model + 1}")
         chart = page.locator("svg.chart")
         expect(chart).to_be_visible()
@@ -161,8 +164,8 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
         assert fits_the_screen(phone)
         screenshot(phone, settings, "dashboard-phone")
 
-        # Every worker now answers with the new version.
-        submit_review(page, url, POSITIVE)
+        # The service answers with the new version, without a restart.
+        submit_review(page, url, PLAIN)
         check_result_page(page, seed_model + 1)
 
 
@@ -192,7 +195,7 @@ def test_the_flow_works_without_javascript(settings, seed_model, tmp_path):
         context = browser.new_context(java_script_enabled=False)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
-        submit_review(page, url, NEGATIVE, screenshot_as=(settings, "nojs-review-form"))
+        submit_review(page, url, MIXED, screenshot_as=(settings, "nojs-review-form"))
         label = check_result_page(page, seed_model)
         screenshot(page, settings, "nojs-result")
 

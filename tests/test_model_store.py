@@ -84,3 +84,34 @@ def test_prune_keeps_current_and_newest(settings, sessions, seed_model, tiny_mod
         assert model_store.load_current(session, settings.model_dir).version == seed_model
         with pytest.raises(model_store.ModelStoreError, match="pruned"):
             model_store.load(session, versions[1], settings.model_dir)
+
+
+def test_load_refuses_a_model_of_an_older_tokenizer_and_says_to_retrain(
+    settings, sessions, seed_model
+):
+    with sessions.begin() as session:
+        row = model_store.get_version(session, seed_model)
+        row.feature_params = {**text.feature_params(), "tokenizer_version": 1}
+    with sessions() as session:
+        with pytest.raises(model_store.FeatureMismatch) as caught:
+            model_store.load_current(session, settings.model_dir)
+    message = str(caught.value)
+    assert f"tokenizer_version=1 in the model, {text.TOKENIZER_VERSION} in this code" in message
+    assert "train_stream.py" in message
+
+
+def test_a_stored_version_predicts_like_the_model_that_was_saved(settings, sessions, tiny_model):
+    # The whole write -> register -> load path, on the float32 weights the trainer makes.
+    written = model_store.write(tiny_model, settings.model_dir)
+    with sessions.begin() as session:
+        version = model_store.register(
+            session, written, tiny_model, status=PROMOTED, source="test"
+        ).version
+    with sessions() as session:
+        loaded = model_store.load(session, version, settings.model_dir)
+    assert loaded.classifier.coef_.dtype == tiny_model.classifier.coef_.dtype
+    features = tiny_model.vectorize(["great", "awful", "not great at all"])
+    assert (
+        loaded.positive_probabilities(features).tolist()
+        == tiny_model.positive_probabilities(features).tolist()
+    )

@@ -1,7 +1,4 @@
 import pytest
-from sqlalchemy import select
-
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import (
     add_feedback,
     add_labelled,
@@ -9,10 +6,12 @@ from loop_helpers import (
     movie_rows,
     write_csv,
 )
+from sqlalchemy import select
+
+from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from movieclassifier import feedback, model_store, retrain, training
 from movieclassifier.schema import (
     APPROVED,
-    LEARNED,
     PROMOTED,
     QUARANTINED,
     REJECTED,
@@ -75,8 +74,7 @@ def test_feedback_moves_the_model_towards_the_labels(settings, sessions, imdb_mo
     add_labelled(sessions, settings.model_dir, snippets * 3)
     report = retrain.retrain(sessions, settings)
     assert report.status == PROMOTED
-    assert report.feedback_accuracy_after >= report.feedback_accuracy_before
-    assert report.feedback_accuracy_after == 1.0
+    assert report.feedback_accuracy_after > report.feedback_accuracy_before
 
 
 def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(settings, sessions, imdb_model):

@@ -95,6 +95,7 @@ def test_an_empty_database_has_zero_everything(session):
     assert stats.counts(session) == stats.Counts(0, 0, 0, 0, 0, 0)
     assert stats.versions(session) == []
     assert stats.current([]) is None
+    assert stats.current_version(session) is None
     series = stats.live_accuracy(session)
     assert (series.total, series.points, series.promotions) == (0, [], [])
     assert stats.last_retrain(session) is None
@@ -136,6 +137,7 @@ def test_versions_carry_live_accuracy_of_what_they_served(session):
     assert by_version[v3].live_accuracy == pytest.approx(0.8)
     assert by_version[v3].holdout_accuracy == pytest.approx(0.86)
     assert stats.current(rows).version == v3
+    assert stats.current_version(session).version == v3
     assert [r.is_current for r in rows] == [True, False, False]
     assert by_version[v3].promoted_at == T0 + timedelta(days=1)
 

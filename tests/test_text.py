@@ -75,7 +75,9 @@ def test_a_batch_equals_each_review_alone_and_ngrams_never_cross_reviews():
 
 
 def test_large_batches_are_hashed_in_chunks_with_equal_results():
-    reviews = [f"review number {i} is {'good' if i % 2 else 'bad'}" for i in range(2 * text.CHUNK + 7)]
+    reviews = [
+        f"review number {i} is {'good' if i % 2 else 'bad'}" for i in range(2 * text.CHUNK + 7)
+    ]
     whole = text.transform(reviews)
     parts = [text.transform(reviews[i : i + 100]) for i in range(0, len(reviews), 100)]
     from scipy import sparse
