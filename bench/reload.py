@@ -85,17 +85,14 @@ def measure(url: str, work: Path, args: argparse.Namespace) -> None:
         for attempt in range(args.repeat):
             target = versions[attempt % 2]
             promoted = time.monotonic()
-            if attempt:
-                operations.rollback(sessions, model_dir, target)
-            else:
-                target = versions[-1]
+            operations.rollback(sessions, model_dir, target)
             for server in (url_a, url_b):
                 wait_for_version(server, target)
             times.append(time.monotonic() - promoted)
     print(
         f"{engine.dialect.name}, MODEL_RELOAD_SECONDS={args.reload_seconds:g}: every worker of "
         f"both servers on the new version after "
-        + ", ".join(f"{t:.2f}" for t in times[1:])
+        + ", ".join(f"{t:.2f}" for t in times)
         + " s (includes the 20-answers-in-a-row check)"
     )
 

@@ -6,6 +6,7 @@ error is an ``errors.APIError`` (one shape); a 2xx to feedback means the row is 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -118,6 +119,17 @@ def predict():  # type: ignore[no-untyped-def]
     return jsonify({"ok": True, "model_version": version, "predictions": items})
 
 
+def iso_utc(moment: datetime) -> str:
+    """RFC 3339 time; SQLite hands back naive times, which its CURRENT_TIMESTAMP keeps in UTC.
+
+    >>> iso_utc(datetime(2026, 1, 2, 3, 4, 5))
+    '2026-01-02T03:04:05+00:00'
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 def feedback_json(row: Feedback) -> dict[str, Any]:
     """A stored feedback row as the API shows it."""
     return {
@@ -126,7 +138,7 @@ def feedback_json(row: Feedback) -> dict[str, Any]:
         "correct": row.correct,
         "label": LABELS[row.label],
         "status": row.status,
-        "created_at": row.created_at.isoformat(),
+        "created_at": iso_utc(row.created_at),
     }
 
 

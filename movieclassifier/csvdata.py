@@ -6,7 +6,8 @@ import csv
 import gzip
 import hashlib
 import io
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -109,3 +110,39 @@ class ReviewCSV:
                 f"{self.path}: line {line}: sentiment must be 0 or 1, got {label!r}"
             )
         return review, int(label)
+
+
+def all_but_last(
+    rows: Iterable[tuple[int, str, int]], kept: deque[tuple[str, int]], holdout: int
+) -> Iterator[tuple[str, int]]:
+    """Yield rows ``holdout`` behind the reader, so the last ``holdout`` stay in ``kept``.
+
+    >>> kept = deque(maxlen=2)
+    >>> list(all_but_last([(2, "a", 1), (3, "b", 0), (4, "c", 1)], kept, 2)), list(kept)
+    ([('a', 1)], [('b', 0), ('c', 1)])
+    """
+    for _line, review, label in rows:
+        if holdout == 0:
+            yield review, label
+            continue
+        if len(kept) == holdout:
+            yield kept[0]
+        kept.append((review, label))
+
+
+def batches(rows: Iterator[tuple[str, int]], size: int) -> Iterator[tuple[list[str], list[int]]]:
+    """Group rows into lists of at most ``size`` reviews and their labels.
+
+    >>> list(batches(iter([("a", 1), ("b", 0), ("c", 1)]), 2))
+    [(['a', 'b'], [1, 0]), (['c'], [1])]
+    """
+    texts: list[str] = []
+    labels: list[int] = []
+    for review, label in rows:
+        texts.append(review)
+        labels.append(label)
+        if len(texts) == size:
+            yield texts, labels
+            texts, labels = [], []
+    if texts:
+        yield texts, labels

@@ -97,6 +97,7 @@ class ModelCache:
         old = None if self._model is None else self._model.version
         self._model, self._failed = loaded, None
         self.loads += 1
+        metrics.record_model_loaded(version)
         log.info("serving model version %s (was %s)", version, old)
 
     def _load_failed(self, version: int, exc: model_store.ModelStoreError) -> None:

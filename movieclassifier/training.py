@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import featurepool, model_store
 from movieclassifier import holdout as holdout_set
-from movieclassifier.csvdata import CSVFormatError, ReviewCSV
+from movieclassifier.csvdata import CSVFormatError, ReviewCSV, all_but_last, batches
 from movieclassifier.model import (
     AVERAGE_FROM_EPOCH,
     SentimentModel,
@@ -187,7 +187,7 @@ class _Run:
         pending: deque[tuple[Future, Path]] = deque()
         self.csv_file = csv_file
         for number, (texts, labels) in enumerate(
-            _batches(_delayed(csv_file, kept, holdout), block)
+            batches(all_but_last(csv_file, kept, holdout), block)
         ):
             path = self.spill / f"block-{number:07d}.npz"
             self.files.append(path)
@@ -294,32 +294,6 @@ def _read_fraction(csv_file: ReviewCSV) -> float:
 def _accuracy(chunks: list[tuple[Any, np.ndarray]], weights: np.ndarray, bias: float) -> float:
     right = sum(int(np.sum((x @ weights + bias >= 0) == (y == 1))) for x, y in chunks)
     return right / sum(len(y) for _, y in chunks)
-
-
-def _delayed(
-    rows: ReviewCSV, kept: deque[tuple[str, int]], holdout: int
-) -> Iterator[tuple[str, int]]:
-    """Yield rows ``holdout`` behind the reader, so the last ``holdout`` stay in ``kept``."""
-    for _line, review, label in rows:
-        if holdout == 0:
-            yield review, label
-            continue
-        if len(kept) == holdout:
-            yield kept[0]
-        kept.append((review, label))
-
-
-def _batches(rows: Iterator[tuple[str, int]], size: int) -> Iterator[tuple[list[str], list[int]]]:
-    texts: list[str] = []
-    labels: list[int] = []
-    for review, label in rows:
-        texts.append(review)
-        labels.append(label)
-        if len(texts) == size:
-            yield texts, labels
-            texts, labels = [], []
-    if texts:
-        yield texts, labels
 
 
 def _publish(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -225,3 +227,13 @@ def test_openapi_document_carries_the_configured_limits(make_app):
     predict = schemas["PredictRequest"]["properties"]
     assert predict["reviews"]["maxItems"] == 7
     assert predict["review"]["maxLength"] == 500
+
+
+def test_feedback_time_carries_its_timezone(client, seed_model):
+    prediction_id = tracked_id(client)
+    body = client.post(
+        "/api/v1/feedback", json={"prediction_id": prediction_id, "correct": True}
+    ).get_json()
+    created = datetime.fromisoformat(body["created_at"])
+    assert created.tzinfo is not None
+    assert abs(datetime.now(UTC) - created) < timedelta(hours=1)

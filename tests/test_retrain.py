@@ -74,7 +74,17 @@ def test_feedback_moves_the_model_towards_the_labels(settings, sessions, imdb_mo
     add_labelled(sessions, settings.model_dir, snippets * 3)
     report = retrain.retrain(sessions, settings)
     assert report.status == PROMOTED
-    assert report.feedback_accuracy_after > report.feedback_accuracy_before
+
+    def true_label_probability(version):
+        with sessions() as session:
+            model = model_store.load(session, version, settings.model_dir)
+        predictions = model.predict([text for text, _ in snippets])
+        return sum(
+            p.positive_probability if label else 1 - p.positive_probability
+            for p, (_, label) in zip(predictions, snippets, strict=True)
+        )
+
+    assert true_label_probability(report.version) > true_label_probability(imdb_model)
 
 
 def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(settings, sessions, imdb_model):
