@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from movieclassifier import db, model_store, openapi, serving
 from movieclassifier.config import Settings
-from movieclassifier.errors import BadRequest, ModelUnavailable
+from movieclassifier.errors import BadRequest
 from movieclassifier.forms import MAX_ID, check_review
 from movieclassifier.model import LABELS
 from movieclassifier.schema import Feedback
@@ -159,13 +159,16 @@ def feedback_view():  # type: ignore[no-untyped-def]
 
 @bp.get("/model", endpoint="model")
 def model_info():  # type: ignore[no-untyped-def]
-    """The current version and its metadata; 503 before the first model."""
+    """The version this worker serves (after its reload check) and its metadata.
+
+    ``current_version`` is the registry's choice; the two differ for at most
+    ``MODEL_RELOAD_SECONDS`` after a promotion or rollback. 503 before the first model.
+    """
+    served = serving.current_model()
     session = db.get_session()
-    version = model_store.current_version(session)
-    if version is None:
-        raise ModelUnavailable(f"no model has been published yet; {model_store.TRAIN_HINT}")
-    described = model_store.describe(model_store.get_version(session, version))
-    return jsonify({"ok": True, **described})
+    described = model_store.describe(model_store.get_version(session, served.version))
+    current = model_store.current_version(session)
+    return jsonify({"ok": True, **described, "current_version": current})
 
 
 @bp.get("/models")

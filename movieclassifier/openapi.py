@@ -176,9 +176,9 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/model": {
             "get": {
-                "summary": "The current model version and its metadata",
+                "summary": "The version this worker serves and its metadata",
                 "responses": {
-                    "200": _json(_ref("ModelVersion"), "The current version"),
+                    "200": _json(_ref("ModelVersion"), "The served version"),
                     **_errors(503),
                 },
             }

@@ -149,6 +149,18 @@ def test_model_describes_the_current_version(client, seed_model):
     assert body["feature_params"]["n_features"] > 0
 
 
+def test_model_reports_the_served_version_until_the_worker_reloads(
+    make_app, seed_model, settings, sessions
+):
+    app = make_app(model_reload_seconds=3600)
+    client = app.test_client()
+    assert client.get("/api/v1/model").get_json()["version"] == seed_model
+    second = publish(settings, sessions)
+    body = client.get("/api/v1/model").get_json()
+    # This worker checks the registry only once an hour: it still serves the first version.
+    assert (body["version"], body["current_version"]) == (seed_model, second)
+
+
 def test_models_lists_every_version_newest_first(client, seed_model, settings, sessions):
     second = publish(settings, sessions)
     body = client.get("/api/v1/models").get_json()
