@@ -53,6 +53,11 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
     help='Keep running as a clock process, one run per interval ("10m", "1h"). '
     "A failed run is logged and the next one still happens; SIGTERM stops it.",
 )
+@click.option(
+    "--clock",
+    is_flag=True,
+    help="Keep running as a clock process, one run every RETRAIN_EVERY (default 10m).",
+)
 @click.option("--wait", is_flag=True, help="Wait for a running retrain instead of exiting busy.")
 @click.option(
     "--fail-if-busy",
@@ -67,10 +72,17 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run, last.")
 def retrain_command(
-    every: float | None, wait: bool, fail_if_busy: bool, batch_size: int | None, as_json: bool
+    every: float | None,
+    clock: bool,
+    wait: bool,
+    fail_if_busy: bool,
+    batch_size: int | None,
+    as_json: bool,
 ) -> None:
     """Learn the feedback no version has learned yet; publish the result or reject it."""
     with _database() as (settings, sessions):
+        if every is None and clock:
+            every = settings.retrain_every
         if every is None:
             report = _run_once(sessions, settings, wait, batch_size, as_json)
             if report.status == retrain.BUSY and fail_if_busy:

@@ -1,8 +1,8 @@
 import pytest
-from loop_helpers import add_feedback
 from sqlalchemy import select
 
 from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from loop_helpers import add_feedback
 from movieclassifier import cli_ops, feedback, model_store, retrain
 from movieclassifier.schema import QUARANTINED, ROLLED_BACK, Feedback
 

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 import requests
-from loop_helpers import add_feedback, assert_learned_exactly_once, run_retrain
 from sqlalchemy import select
 
 from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from loop_helpers import add_feedback, assert_learned_exactly_once, run_retrain
 from movieclassifier import model_store, retrain
 from movieclassifier.schema import Feedback, ModelVersion
 from servers import gunicorn_server, settings_env

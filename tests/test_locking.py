@@ -6,8 +6,8 @@ import sys
 import time
 
 import pytest
-from loop_helpers import run_retrain
 
+from loop_helpers import run_retrain
 from movieclassifier import locking, retrain
 from servers import REPO_ROOT
 

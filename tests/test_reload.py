@@ -5,9 +5,9 @@ import time
 
 import pytest
 import requests
-from loop_helpers import add_feedback
 
 from conftest import POSITIVE_REVIEWS
+from loop_helpers import add_feedback
 from movieclassifier import operations, retrain
 from servers import gunicorn_server, settings_env
 

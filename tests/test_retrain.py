@@ -1,4 +1,7 @@
 import pytest
+from sqlalchemy import select
+
+from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import (
     add_feedback,
     add_labelled,
@@ -6,9 +9,6 @@ from loop_helpers import (
     movie_rows,
     write_csv,
 )
-from sqlalchemy import select
-
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from movieclassifier import feedback, model_store, retrain, training
 from movieclassifier.schema import (
     APPROVED,
