@@ -13,27 +13,15 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
+from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from conftest import train_tiny_model
 from movieclassifier import db, model_store
 from movieclassifier.config import Settings
 from movieclassifier.schema import PROMOTED, Feedback
-from servers import REPO_ROOT, gunicorn_server, settings_env
+from servers import gunicorn_server, settings_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-# A generous bound for a busy machine: it waits for a state, it times nothing.
-TIMEOUT_MS = 30_000
 REVIEW = "A wonderful, moving film with brilliant acting and a great story."
 
 
@@ -63,9 +51,7 @@ def live(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

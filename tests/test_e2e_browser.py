@@ -15,24 +15,11 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from servers import REPO_ROOT, gunicorn_server, settings_env, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-# Generous bounds: the machine may be busy; these wait for a state, they time nothing.
-TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
 # Reviews the tiny test model is unsure about (about 64% and 76%), so that the bar's length
 # really has to follow the number.
