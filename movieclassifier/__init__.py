@@ -75,3 +75,5 @@ def configure_logging(level: str) -> None:
         handler._movieclassifier = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO, on every command that checks the schema.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -6,7 +6,7 @@ error is an ``errors.APIError`` (one shape); a 2xx to feedback means the row is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -16,7 +16,7 @@ from movieclassifier.config import Settings
 from movieclassifier.errors import BadRequest
 from movieclassifier.forms import MAX_ID, check_review
 from movieclassifier.model import LABELS
-from movieclassifier.schema import Feedback
+from movieclassifier.schema import Feedback, iso_utc
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -46,6 +46,16 @@ def json_type(value: object) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A bad value as JSON text for a message, cut short.
+
+    >>> shown("yes"), shown(None), shown("x" * 50)[-4:]
+    ('"yes"', 'null', 'xxx…')
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
     """The request's JSON object, refusing fields other than ``allowed``.
 
@@ -69,7 +79,9 @@ def _expect(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any
     value = body[field]
     # bool is an int in Python, but not in JSON.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadRequest(f"'{field}' must be {type_name}, got {json_type(value)}")
+        raise BadRequest(
+            f"'{field}' must be {type_name}, got {shown(value)} ({json_type(value)})"
+        )
     return value
 
 
@@ -117,17 +129,6 @@ def predict():  # type: ignore[no-untyped-def]
     ]
     version = predictions[0].model_version
     return jsonify({"ok": True, "model_version": version, "predictions": items})
-
-
-def iso_utc(moment: datetime) -> str:
-    """RFC 3339 time; SQLite hands back naive times, which its CURRENT_TIMESTAMP keeps in UTC.
-
-    >>> iso_utc(datetime(2026, 1, 2, 3, 4, 5))
-    '2026-01-02T03:04:05+00:00'
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
 
 
 def feedback_json(row: Feedback) -> dict[str, Any]:

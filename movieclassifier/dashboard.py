@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, render_template
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from movieclassifier import chart, db, stats
+from movieclassifier import chart, db, schema, stats
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def dashboard():  # type: ignore[no-untyped-def]
             series=series,
             chart=chart.layout(series),
             last_run=stats.last_retrain(session),
-            as_utc=stats.as_utc,
+            as_utc=schema.as_utc,
         )
     except (OperationalError, ProgrammingError):
         # An unreachable or uninitialised database is an operator's problem to fix, not a

@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from movieclassifier import db, stats
+from movieclassifier import db, schema, stats
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class DatabaseCollector:
                 "movieclassifier_last_retrain_timestamp_seconds",
                 "When the last retrain run finished (Unix time)",
             )
-            moment = stats.as_utc(last.finished_at)
+            moment = schema.as_utc(last.finished_at)
             finished.add_metric([], moment.timestamp() if moment else math.nan)
             yield finished
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from movieclassifier import text
 from movieclassifier.model import SentimentModel
-from movieclassifier.schema import PROMOTED, CurrentModel, ModelBlob, ModelVersion
+from movieclassifier.schema import PROMOTED, CurrentModel, ModelBlob, ModelVersion, iso_utc
 
 PICKLE_FORMAT = 1
 FILE_PREFIX = "classifier-"
@@ -256,8 +256,8 @@ def describe(row: ModelVersion) -> dict[str, Any]:
     return {
         "version": row.version,
         "status": row.status,
-        "created_at": _iso(row.created_at),
-        "promoted_at": _iso(row.promoted_at),
+        "created_at": iso_utc(row.created_at),
+        "promoted_at": iso_utc(row.promoted_at),
         "filename": row.filename,
         "sha256": row.sha256,
         "size_bytes": row.size_bytes,
@@ -274,10 +274,6 @@ def describe(row: ModelVersion) -> dict[str, Any]:
         "holdout_rows": row.holdout_rows,
         "pruned": row.pruned_at is not None,
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from movieclassifier.schema import (
     Feedback,
     ModelVersion,
     StoredPrediction,
+    iso_utc,
 )
 
 EXCERPT_CHARS = 70
@@ -51,7 +52,7 @@ def version_table(session: Session, limit: int) -> list[dict[str, Any]]:
                 "version": row.version,
                 "current": row.version == current,
                 "status": row.status,
-                "created_at": row.created_at.isoformat() if row.created_at else None,
+                "created_at": iso_utc(row.created_at),
                 "source": row.source,
                 "holdout_accuracy": row.holdout_accuracy,
                 "learned": row.learned,

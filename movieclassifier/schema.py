@@ -5,7 +5,7 @@ Pure: no Flask. Alembic migrations in ``db/migrations`` create and change these 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,29 @@ LEARNED = "learned"
 QUARANTINED = "quarantined"
 APPROVED = "approved"
 DISCARDED = "discarded"
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Aware UTC datetimes from either backend (SQLite gives naive UTC values).
+
+    >>> as_utc(datetime(2026, 1, 2, 3, 4, 5)).isoformat()
+    '2026-01-02T03:04:05+00:00'
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """RFC 3339 text of a stored time, or None.
+
+    >>> iso_utc(datetime(2026, 1, 2, 3, 4, 5))
+    '2026-01-02T03:04:05+00:00'
+    """
+    aware = as_utc(moment)
+    return aware.isoformat() if aware is not None else None
 
 
 class Base(DeclarativeBase):

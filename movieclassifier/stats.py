@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from movieclassifier.schema import (
     ModelVersion,
     RetrainRun,
     StoredPrediction,
+    as_utc,
 )
 
 # Feedback still waiting to be learned: new, claimed by a running retrain, or approved by
@@ -106,19 +107,6 @@ class Series:
     total: int
     points: list[Point]
     promotions: list[Promotion]
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """Aware UTC datetimes from either backend (SQLite gives naive UTC values).
-
-    >>> as_utc(datetime(2026, 1, 2, 3, 4, 5)).isoformat()
-    '2026-01-02T03:04:05+00:00'
-    """
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def counts(session: Session) -> Counts:
@@ -280,6 +268,7 @@ def promotions(session: Session, points: list[Point]) -> list[Promotion]:
 def answers_before(points: list[Point], moment: datetime) -> int:
     """How many answers of ``points`` were given at or before ``moment``.
 
+    >>> from datetime import UTC
     >>> at = lambda minute: datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
     >>> points = [Point(0, 10, 5, at(0), at(9)), Point(10, 10, 5, at(10), at(19))]
     >>> [answers_before(points, at(minute)) for minute in (9, 14, 30)]

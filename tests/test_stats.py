@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from movieclassifier import stats
+from movieclassifier import schema, stats
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
@@ -189,4 +189,4 @@ def test_last_retrain_is_the_newest_run(session):
     add_run(session, "nothing_to_learn", 0.5, started_at=T0 + timedelta(hours=1))
     last = stats.last_retrain(session)
     assert (last.status, last.message) == ("nothing_to_learn", "nothing_to_learn run")
-    assert stats.as_utc(last.started_at) == T0 + timedelta(hours=1)
+    assert schema.as_utc(last.started_at) == T0 + timedelta(hours=1)
