@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         health,
         limits,
         metrics,
+        security,
         serving,
         web,
     )
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     limits.init_app(app, settings)
     metrics.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     return app
 

@@ -169,3 +169,31 @@ def test_script_in_a_review_is_shown_as_text_and_never_runs(live, browser):
     shot(page, "script-review")
     assert dialogs == []
     page.context.close()
+
+
+def test_pages_break_no_rule_of_their_content_security_policy(live, browser):
+    url, _ = live
+    page = open_page(browser)
+    blocked = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    submit(page, url, REVIEW)
+    check_result(page)
+    page.get_by_role("button", name="Correct: the review is positive").click()
+    expect(page.locator("#feedback-status")).to_contain_text("Thank you!")
+    page.goto(f"{url}/dashboard")
+    expect(page.locator("svg").first).to_be_visible()
+    # A script injected into the page itself is refused by the policy.
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.ran = 1'; document.body.appendChild(s); }"
+    )
+    assert page.evaluate("() => window.ran") is None
+    # Exactly one violation: the injected script; the pages themselves break no rule.
+    assert len(blocked) == 1, blocked
+    assert "script-src" in blocked[0], blocked
+    page.context.close()
