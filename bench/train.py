@@ -4,7 +4,9 @@
 Train on the first 45,000 rows of movie_data.csv.gz, test on the last 5,000. Each system
 runs in its own child process (its peak RSS, children included, is sampled every 20 ms);
 its time is measured inside that process around the library calls, from opening the CSV
-to the end of learning (interpreter start-up and imports excluded).
+to the end of learning (interpreter start-up and imports excluded). Each model is then
+also scored on every Rotten Tomatoes snippet (data/rt_polarity.csv.gz): short texts from
+another site, which the feedback loop has to serve too.
 
     .venv/bin/python bench/train.py [--data data/movie_data.csv.gz] [--quick]
 
@@ -32,8 +34,11 @@ sys.path.insert(0, str(BENCH))
 TRAIN_ROWS, TEST_ROWS = 45_000, 5_000
 RIVER_ROWS = 10_000
 VW_ARGS = "--loss_function logistic -b 22 --ngram 2 --quiet"
+RT_DATA = REPO / "data" / "rt_polarity.csv.gz"
 SYSTEMS = [
     "movieclassifier",
+    "movieclassifier-no-sentences",
+    "movieclassifier-4-epochs",
     "movieclassifier-1-epoch",
     "book",
     "vw-1-pass",
@@ -56,19 +61,30 @@ def test_rows(path: Path) -> list[tuple[str, int]]:
     return list(read_rows(path))[TRAIN_ROWS : TRAIN_ROWS + TEST_ROWS]
 
 
-def run_movieclassifier(path: Path, epochs: int | None = None) -> dict:
-    from movieclassifier import db, training
+def rt_rows() -> tuple[list[str], list[int]]:
+    rows = list(read_rows(RT_DATA))
+    return [r for r, _ in rows], [y for _, y in rows]
+
+
+def run_movieclassifier(path: Path, **options) -> dict:
+    from movieclassifier import db, model_store, training
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = db.make_engine(f"sqlite:///{tmp}/bench.sqlite")
         db.init_db(engine)
         sessions = db.make_session_factory(engine)
-        options = {} if epochs is None else {"epochs": epochs}
         report = training.train_from_csv(
             path, sessions, Path(tmp) / "pkl", holdout=TEST_ROWS, **options
         )
+        with sessions() as session:
+            model = model_store.load_current(session, Path(tmp) / "pkl")
         engine.dispose()
-    return {"accuracy": report.holdout_accuracy, "seconds": report.seconds, "docs": TRAIN_ROWS}
+    return {
+        "accuracy": report.holdout_accuracy,
+        "seconds": report.seconds,
+        "docs": TRAIN_ROWS,
+        "rt_accuracy": model.accuracy(*rt_rows()),
+    }
 
 
 def run_book(path: Path) -> dict:
@@ -100,7 +116,14 @@ def run_book(path: Path) -> dict:
     seconds = time.perf_counter() - started
     test = test_rows(path)
     accuracy = clf.score(vect.transform([r for r, _ in test]), [y for _, y in test])
-    return {"accuracy": accuracy, "seconds": seconds, "docs": TRAIN_ROWS}
+    rt_texts, rt_labels = rt_rows()
+    rt_accuracy = clf.score(vect.transform(rt_texts), rt_labels)
+    return {
+        "accuracy": accuracy,
+        "seconds": seconds,
+        "docs": TRAIN_ROWS,
+        "rt_accuracy": rt_accuracy,
+    }
 
 
 def _vw_line(review: str, label: int | None = None) -> str:
@@ -126,8 +149,15 @@ def run_vw(path: Path, passes: int) -> dict:
         seconds = time.perf_counter() - started
         test = test_rows(path)
         right = sum((vw.predict(_vw_line(review)) > 0) == (label == 1) for review, label in test)
+        rt = zip(*rt_rows(), strict=True)
+        rt_right = sum((vw.predict(_vw_line(review)) > 0) == (label == 1) for review, label in rt)
         vw.finish()
-    return {"accuracy": right / len(test), "seconds": seconds, "docs": TRAIN_ROWS}
+    return {
+        "accuracy": right / len(test),
+        "seconds": seconds,
+        "docs": TRAIN_ROWS,
+        "rt_accuracy": rt_right / len(rt_rows()[0]),
+    }
 
 
 def run_river(path: Path) -> dict:
@@ -145,11 +175,23 @@ def run_river(path: Path) -> dict:
     seconds = time.perf_counter() - started
     test = test_rows(path)
     right = sum(model.predict_one(review) == (label == 1) for review, label in test)
-    return {"accuracy": right / len(test), "seconds": seconds, "docs": RIVER_ROWS}
+    rt_texts, rt_labels = rt_rows()
+    rt_right = sum(
+        model.predict_one(review) == (label == 1)
+        for review, label in zip(rt_texts, rt_labels, strict=True)
+    )
+    return {
+        "accuracy": right / len(test),
+        "seconds": seconds,
+        "docs": RIVER_ROWS,
+        "rt_accuracy": rt_right / len(rt_texts),
+    }
 
 
 RUNNERS = {
     "movieclassifier": run_movieclassifier,
+    "movieclassifier-no-sentences": lambda path: run_movieclassifier(path, sentences=False),
+    "movieclassifier-4-epochs": lambda path: run_movieclassifier(path, epochs=4),
     "movieclassifier-1-epoch": lambda path: run_movieclassifier(path, epochs=1),
     "book": run_book,
     "vw-1-pass": lambda path: run_vw(path, 1),
@@ -188,13 +230,14 @@ def measure(system: str, data: Path) -> dict:
 def table(results: dict[str, dict]) -> str:
     ours = results.get("movieclassifier") or next(iter(results.values()))
     lines = [
-        "| system | accuracy | train s | docs/s | peak RSS MB | accuracy ratio | docs/s ratio "
-        "| RSS ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| system | accuracy | RT accuracy | train s | docs/s | peak RSS MB | accuracy ratio "
+        "| docs/s ratio | RSS ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results.items():
         lines.append(
-            f"| {name} | {r['accuracy']:.4f} | {r['seconds']:.2f} | {r['docs_per_second']:,.0f} "
+            f"| {name} | {r['accuracy']:.4f} | {r['rt_accuracy']:.4f} | {r['seconds']:.2f} "
+            f"| {r['docs_per_second']:,.0f} "
             f"| {r['peak_rss_mb']:.0f} | {r['accuracy'] / ours['accuracy']:.3f} "
             f"| {r['docs_per_second'] / ours['docs_per_second']:.2f} "
             f"| {r['peak_rss_mb'] / ours['peak_rss_mb']:.2f} |"
@@ -205,6 +248,14 @@ def table(results: dict[str, dict]) -> str:
         lines.append(
             f"movieclassifier reaches {ours['accuracy']:.4f} in {ours['seconds']:.2f} s: "
             f"{ratio:.2f} x Vowpal Wabbit's one-pass time ({results['vw-1-pass']['seconds']:.2f} s)"
+        )
+    if "movieclassifier-no-sentences" in results and "movieclassifier" in results:
+        old = results["movieclassifier-no-sentences"]
+        lines.append(
+            f"learning sentences instead of whole reviews: accuracy "
+            f"{(ours['accuracy'] - old['accuracy']) * 100:+.2f} points, RT accuracy "
+            f"{(ours['rt_accuracy'] - old['rt_accuracy']) * 100:+.2f} points, training time "
+            f"x {ours['seconds'] / old['seconds']:.2f}"
         )
     return "\n".join(lines)
 

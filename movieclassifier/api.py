@@ -79,9 +79,7 @@ def _expect(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any
     value = body[field]
     # bool is an int in Python, but not in JSON.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadRequest(
-            f"'{field}' must be {type_name}, got {shown(value)} ({json_type(value)})"
-        )
+        raise BadRequest(f"'{field}' must be {type_name}, got {shown(value)} ({json_type(value)})")
     return value
 
 

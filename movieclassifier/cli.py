@@ -17,7 +17,7 @@ from flask import Flask
 
 from movieclassifier import db, model_store
 from movieclassifier.config import ConfigError, Settings
-from movieclassifier.training import BATCH_SIZE, EPOCHS
+from movieclassifier.training import BATCH_SIZE, EPOCHS, EPOCHS_WHOLE_REVIEWS, SENTENCES
 
 
 def load_settings() -> Settings:
@@ -60,10 +60,10 @@ def _safe_url(url: str) -> str:
 )
 @click.option(
     "--epochs",
-    default=EPOCHS,
-    show_default=True,
+    default=None,
     type=click.IntRange(min=1),
-    help="Passes over the training rows (later passes reuse the hashed batches).",
+    help="Passes over the training rows (later passes reuse the hashed batches) "
+    f"[default: {EPOCHS} with --sentences, {EPOCHS_WHOLE_REVIEWS} with --no-sentences].",
 )
 @click.option(
     "--holdout",
@@ -87,6 +87,13 @@ def _safe_url(url: str) -> str:
     is_flag=True,
     help="Continue from the current version instead of starting from scratch.",
 )
+@click.option(
+    "--sentences/--no-sentences",
+    default=SENTENCES,
+    show_default=True,
+    help="Learn each training review's sentences (labelled with the review's label) "
+    "instead of the whole review; held-out rows stay whole. Predicting is the same.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object with the figures last."
@@ -105,11 +112,12 @@ def _safe_url(url: str) -> str:
 def train_command(
     csv_path: Path,
     batch_size: int,
-    epochs: int,
+    epochs: int | None,
     holdout: int,
     seed: int,
     workers: int | None,
     continue_training: bool,
+    sentences: bool,
     quiet: bool,
     as_json: bool,
     if_missing: bool,
@@ -138,6 +146,7 @@ def train_command(
             progress=progress,
             workers=workers,
             curve=plot is not None,
+            sentences=sentences,
         )
     except training.CSVFormatError as exc:
         raise click.ClickException(f"{exc}; nothing was published") from exc
@@ -210,11 +219,17 @@ def _write_learning_curve(report, path: Path) -> None:  # type: ignore[no-untype
     pyplot.close(figure)
 
 
+def _learned_as(report) -> str:  # type: ignore[no-untyped-def]
+    if report.sentences:
+        return f"learned as {report.examples_trained} sentences"
+    return "learned whole"
+
+
 def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None:  # type: ignore[no-untyped-def]
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
     summary = (
         f"published version {report.version}: {report.rows_trained} rows trained "
-        f"({report.epochs} epochs) in {report.seconds:.1f} s "
+        f"({_learned_as(report)}, {report.epochs} epochs) in {report.seconds:.1f} s "
         f"({report.docs_per_second:,.0f} docs/s); "
         f"hold-out accuracy {accuracy} on {report.holdout_rows} rows"
     )
@@ -229,6 +244,8 @@ def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None
             "seconds",
             "docs_per_second",
             "version",
+            "examples_trained",
+            "sentences",
         )
         click.echo(json.dumps({key: getattr(report, key) for key in fields}))
     else:

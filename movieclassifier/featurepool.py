@@ -20,11 +20,17 @@ from scipy import sparse
 from movieclassifier import text
 
 
-def hash_to_file(texts: Sequence[str], labels: Sequence[int], path: str) -> int:
+def hash_to_file(
+    texts: Sequence[str], labels: Sequence[int], path: str, sentences: bool = False
+) -> int:
     """Hash ``texts`` and write their feature columns and labels to ``path``; returns rows.
 
+    With ``sentences``, the rows are the reviews' sentences, each with its review's label
+    (``text.split_reviews``); splitting happens here, in the worker, with the hashing.
     Only the column indices are written: the values follow from them (``text.weigh``).
     """
+    if sentences:
+        texts, labels = text.split_reviews(texts, labels)
     matrix = text.transform(texts)
     with open(path, "wb") as handle:
         np.savez(
@@ -33,7 +39,7 @@ def hash_to_file(texts: Sequence[str], labels: Sequence[int], path: str) -> int:
             indptr=matrix.indptr,
             labels=np.asarray(labels, dtype=np.int8),
         )
-    return len(texts)
+    return len(labels)
 
 
 def load(path: str | Path) -> tuple[sparse.csr_matrix, np.ndarray]:

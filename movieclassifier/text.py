@@ -207,6 +207,47 @@ def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     return matrix
 
 
+# Sentence augmentation, used by training only (``featurepool``): it changes which rows a
+# model learns from, not the features of a text, so it is not a feature parameter.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|<br\s*/?>", re.IGNORECASE)
+MIN_SENTENCE_WORDS = 4
+
+
+def split_sentences(review: str, min_words: int = MIN_SENTENCE_WORDS) -> list[str]:
+    """The pieces of ``review`` with at least ``min_words`` words, or ``[review]`` if none.
+
+    A piece ends after ".", "!" or "?" followed by white space, or at an HTML line break.
+    Short pieces ("Wow.", "10/10") carry little on their own and are dropped; a review
+    without any long piece is kept whole, so no review is lost.
+
+    >>> split_sentences("Great fun. I loved every minute of it!<br /><br />See it with friends.")
+    ['I loved every minute of it!', 'See it with friends.']
+    >>> split_sentences("Awful. Just awful.")
+    ['Awful. Just awful.']
+    """
+    pieces = [
+        piece.strip()
+        for piece in _SENTENCE_BREAK.split(review)
+        if len(piece.split(None, min_words - 1)) >= min_words
+    ]
+    return pieces or [review]
+
+
+def split_reviews(texts: Sequence[str], labels: Sequence[int]) -> tuple[list[str], list[int]]:
+    """Every review's sentences (``split_sentences``), each with its review's label.
+
+    >>> split_reviews(["One two three four. Five six seven eight!", "Bad."], [1, 0])
+    (['One two three four.', 'Five six seven eight!', 'Bad.'], [1, 1, 0])
+    """
+    sentences: list[str] = []
+    sentence_labels: list[int] = []
+    for review, label in zip(texts, labels, strict=True):
+        pieces = split_sentences(review)
+        sentences.extend(pieces)
+        sentence_labels.extend([label] * len(pieces))
+    return sentences, sentence_labels
+
+
 class Vectorizer:
     """The features as an object with scikit-learn's ``transform``; holds no state."""
 

@@ -94,3 +94,32 @@ def test_feature_params_name_every_constant_and_mismatch_is_described():
     message = text.describe_mismatch(older)
     assert "tokenizer_version=1 in the model" in message
     assert "ngram_range=[1, 2] in the model" in message
+
+
+def test_split_sentences_breaks_after_end_marks_and_at_line_breaks():
+    review = (
+        "Rated 3.5 out of 10, sadly. What a waste of a great cast? "
+        "The plot makes no sense at all!<BR>Skip it. Really."
+    )
+    assert text.split_sentences(review) == [
+        "Rated 3.5 out of 10, sadly.",
+        "What a waste of a great cast?",
+        "The plot makes no sense at all!",
+    ]
+
+
+def test_split_sentences_keeps_a_review_without_long_pieces_whole():
+    assert text.split_sentences("Great. Loved it!") == ["Great. Loved it!"]
+    assert text.split_sentences("one two three four", min_words=5) == ["one two three four"]
+
+
+def test_split_reviews_labels_each_sentence_with_its_review():
+    sentences, labels = text.split_reviews(
+        ["Good acting all round. A story that moves you.", "Dreadful from start to end."], [1, 0]
+    )
+    assert sentences == [
+        "Good acting all round.",
+        "A story that moves you.",
+        "Dreadful from start to end.",
+    ]
+    assert labels == [1, 1, 0]

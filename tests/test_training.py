@@ -22,6 +22,8 @@ JSON_KEYS = {
     "seconds",
     "docs_per_second",
     "version",
+    "examples_trained",
+    "sentences",
 }
 
 
@@ -31,6 +33,11 @@ def thirty_rows() -> list[tuple[str, int]]:
     rows += [(f"Really bad, {i} stars <br /> :(", 0) for i in range(5)]
     # Interleave the labels, so that the last rows (the hold-out) hold both.
     return [rows[i // 2 + (i % 2) * 15] for i in range(30)]
+
+
+def sentence_count(rows) -> int:
+    """How many rows the trainer learns from ``rows`` when it splits them into sentences."""
+    return len(text.split_reviews([r for r, _ in rows], [y for _, y in rows])[0])
 
 
 def write_csv(path, rows, header=("review", "sentiment")):
@@ -59,16 +66,22 @@ def versions(sessions):
 
 @pytest.mark.slow
 def test_good_csv_publishes_version_1_and_prints_a_summary(settings, sessions, tmp_path):
-    path = write_csv(tmp_path / "reviews.csv", thirty_rows())
+    rows = thirty_rows()
+    path = write_csv(tmp_path / "reviews.csv", rows)
     result = train(settings, path, "--holdout", 6, "--quiet")
     assert result.returncode == 0, result.stderr
-    assert f"published version 1: 24 rows trained ({training.EPOCHS} epochs)" in result.stdout
+    sentences = sentence_count(rows[:24])
+    assert (
+        f"published version 1: 24 rows trained (learned as {sentences} sentences, "
+        f"{training.EPOCHS} epochs)"
+    ) in result.stdout
     assert "hold-out accuracy" in result.stdout
     with sessions() as session:
         assert model_store.current_version(session) == 1
         row = model_store.get_version(session, 1)
         assert row.holdout_rows == 6 and holdout.count(session) == 6
-        assert row.samples_seen == 24 * training.EPOCHS
+        assert row.samples_seen == sentences * training.EPOCHS
+        assert row.details["training"]["sentences"] is True
         assert row.feature_params == text.feature_params()
         assert row.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         model = model_store.load_current(session, settings.model_dir)
@@ -83,6 +96,8 @@ def test_gzip_csv_and_json_output(settings, tmp_path):
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(figures) == JSON_KEYS
     assert figures["rows_trained"] == 24
+    assert figures["sentences"] is True
+    assert figures["examples_trained"] == sentence_count(thirty_rows()[:24])
     assert figures["holdout_rows"] == 6
     assert 0.0 <= figures["holdout_accuracy"] <= 1.0
     assert figures["version"] == 1
@@ -142,7 +157,8 @@ def test_continue_learns_on_top_of_the_current_version_and_plots(settings, sessi
         first, second = model_store.get_version(session, 1), model_store.get_version(session, 2)
         assert model_store.current_version(session) == 2
         assert second.parent_version == 1
-        assert second.samples_seen == first.samples_seen + 24 * training.EPOCHS
+        sentences = sentence_count(thirty_rows()[:24])
+        assert second.samples_seen == first.samples_seen + sentences * training.EPOCHS
 
 
 @pytest.mark.slow
@@ -186,3 +202,56 @@ def test_worker_processes_and_in_process_hashing_train_the_same_model(settings, 
         coefs.append(model.classifier.coef_)
         assert report.rows_trained == 84
     np.testing.assert_array_equal(coefs[0], coefs[1])
+
+
+def multi_sentence_rows() -> list[tuple[str, int]]:
+    """Reviews of several long sentences, so that a split review is easy to count."""
+    good = "A wonderful film with a great cast. I loved the story!<br />See it with friends."
+    bad = "A boring film with an awful plot. I hated the ending!<br />Avoid it at all costs."
+    return [(f"{good} Part {i} of the review.", 1) if i % 2 else (bad, 0) for i in range(12)]
+
+
+def test_sentences_are_learned_and_recorded_and_the_hold_out_stays_whole(sessions, settings):
+    rows = multi_sentence_rows()
+    path = write_csv(settings.model_dir.parent / "reviews.csv", rows)
+    report = training.train_from_csv(
+        path, sessions, settings.model_dir, epochs=2, holdout=4, workers=0, sentences=True
+    )
+    # Only the 8 training reviews are split; a split held-out row would add its sentences.
+    assert report.rows_trained == 8 and report.sentences is True
+    assert report.examples_trained == sentence_count(rows[:8]) > sentence_count(rows[:7]) > 8
+    with sessions() as session:
+        row = model_store.get_version(session, report.version)
+        assert row.samples_seen == report.examples_trained * 2
+        assert row.details["training"]["sentences"] is True
+        assert row.details["training"]["examples_per_epoch"] == report.examples_trained
+        assert holdout.load(session) == ([r for r, _ in rows[8:]], [y for _, y in rows[8:]])
+
+
+@pytest.mark.slow
+def test_no_sentences_learns_whole_reviews_as_before(settings, sessions):
+    path = write_csv(settings.model_dir.parent / "reviews.csv", multi_sentence_rows())
+    args = [path, "--holdout", 4, "--workers", 0, "--quiet"]
+    result = train(settings, *args, "--no-sentences")
+    assert result.returncode == 0, result.stderr
+    epochs = training.EPOCHS_WHOLE_REVIEWS
+    assert f"8 rows trained (learned whole, {epochs} epochs)" in result.stdout
+    with sessions() as session:
+        row = model_store.get_version(session, 1)
+        assert row.samples_seen == 8 * epochs
+        assert row.details["training"] == {
+            "sentences": False,
+            "min_sentence_words": None,
+            "epochs": epochs,
+            "batch_size": training.BATCH_SIZE,
+            "reviews_per_epoch": 8,
+            "examples_per_epoch": 8,
+        }
+        whole = model_store.load(session, 1, settings.model_dir).classifier.coef_
+    # The same rows learned as sentences (the default) make another model.
+    result = train(settings, *args, "--epochs", epochs)
+    assert result.returncode == 0, result.stderr
+    with sessions() as session:
+        assert model_store.get_version(session, 2).samples_seen > 8 * epochs
+        split = model_store.load(session, 2, settings.model_dir).classifier.coef_
+    assert not np.array_equal(whole, split)
