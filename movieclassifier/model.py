@@ -25,6 +25,9 @@ ALPHA = 1e-6
 # A training run averages the weights from this epoch on (1-based; the last epoch when
 # there are fewer): averaging from the first step keeps the poor early weights in the mean.
 AVERAGE_FROM_EPOCH = 3
+# Up to this many reviews, predict() scores them without a sparse matrix (faster for the
+# one-review requests of the web service); larger batches use the matrix product.
+FAST_PATH_MAX_REVIEWS = 16
 _AVERAGE_STATE = ("_standard_coef", "_standard_intercept", "_average_coef", "_average_intercept")
 
 
@@ -110,16 +113,40 @@ class SentimentModel:
         product and a sigmoid, without scikit-learn's per-call input validation, which is
         most of the cost of one prediction.
         """
+        weights, bias = self._served_weights()
+        return expit(features @ weights + bias)
+
+    def _served_weights(self) -> tuple[np.ndarray, np.ndarray]:
         if self._weights is None:
             self._weights = np.ascontiguousarray(self.classifier.coef_.ravel())
             # A float64 array, as scikit-learn adds it: float32 scores become float64.
             self._bias = np.asarray(self.classifier.intercept_, dtype=np.float64)
-        return expit(features @ self._weights + self._bias)
+        return self._weights, self._bias
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label and probability for each review; never changes the model."""
-        positive = self.positive_probabilities(self.vectorize(texts))
+        if len(texts) <= FAST_PATH_MAX_REVIEWS:
+            positive = self._positive_probabilities_without_matrix(texts)
+        else:
+            positive = self.positive_probabilities(self.vectorize(texts))
         return [self._prediction(float(p)) for p in positive]
+
+    def _positive_probabilities_without_matrix(self, texts: Sequence[str]) -> np.ndarray:
+        """``positive_probabilities(vectorize(texts))`` without building a sparse matrix.
+
+        A row's score is the sum of its distinct columns' weights over the square root of
+        their number (binary features of unit length). For a few reviews this is about
+        twice as fast, as scipy's matrix construction is most of the cost; the sums run in
+        float64, so they differ from the float32 matrix product by about 1e-6 (a test
+        checks the two agree).
+        """
+        weights, bias = self._served_weights()
+        rows, columns = text.distinct_features(texts)
+        counts = np.bincount(rows, minlength=len(texts))
+        sums = np.bincount(rows, weights=weights[columns], minlength=len(texts))
+        scale = np.zeros(len(texts))
+        np.divide(1.0, np.sqrt(counts), out=scale, where=counts > 0)
+        return expit(sums * scale + bias)
 
     def _prediction(self, positive: float) -> Prediction:
         label_id = 1 if positive >= 0.5 else 0

@@ -198,6 +198,28 @@ def _transform(texts: Sequence[str]) -> sparse.csr_matrix:
     return weigh(matrix)
 
 
+def distinct_features(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each distinct feature of ``texts``, sorted by row, then column.
+
+    What ``transform`` would put in its matrix, without building one: all of a row's
+    values are equal (binary, then unit length), so rows and columns say everything.
+
+    >>> rows, columns = distinct_features(["good good film", "bad"])
+    >>> rows.tolist()  # "good", "film", "good good", "good film", "good good film"; "bad"
+    [0, 0, 0, 0, 0, 1]
+    """
+    hashes, review = token_hashes(texts)
+    columns, rows = _ngram_columns(hashes, review)
+    keys = rows.astype(np.int64) * N_FEATURES + columns
+    keys.sort()
+    distinct = np.empty(len(keys), bool)
+    distinct[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
+    keys = keys[distinct]
+    rows = keys // N_FEATURES
+    return rows, keys - rows * N_FEATURES
+
+
 def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     """Binary values scaled so that each row has unit length (in place; returns ``matrix``)."""
     counts = np.diff(matrix.indptr)
