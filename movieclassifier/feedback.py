@@ -56,13 +56,15 @@ def store_predictions(
     return rows
 
 
-def get_prediction(session: Session, prediction_id: int) -> StoredPrediction:
-    """The stored prediction ``prediction_id``.
+def get_prediction(
+    session: Session, prediction_id: int, for_update: bool = False
+) -> StoredPrediction:
+    """The stored prediction ``prediction_id`` (row-locked until commit with ``for_update``).
 
     Raises:
         UnknownPrediction: there is none with that id.
     """
-    row = session.get(StoredPrediction, prediction_id)
+    row = session.get(StoredPrediction, prediction_id, with_for_update=for_update)
     if row is None:
         raise UnknownPrediction(f"there is no stored prediction with id {prediction_id}")
     return row
@@ -85,7 +87,9 @@ def add(session: Session, prediction_id: int, correct: bool) -> Feedback:
         UnknownPrediction: no stored prediction has that id.
         AlreadyLearned: a retrain has taken the earlier answer; it can no longer change.
     """
-    prediction = get_prediction(session, prediction_id)
+    # Locking the prediction serializes two answers to it (a double click): the second
+    # waits, then finds the first's row and replaces it instead of inserting a duplicate.
+    prediction = get_prediction(session, prediction_id, for_update=True)
     label = confirmed_label(prediction, correct)
     # Lock the row, so a retrain claiming it and this replacement cannot interleave.
     existing = session.scalar(

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback
-from movieclassifier import feedback
+from movieclassifier import feedback, model_store
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
@@ -92,3 +92,37 @@ def test_counts_names_every_status(sessions, ids):
     with sessions() as session:
         counts = feedback.counts(session)
     assert counts[PENDING] == 5 and counts[LEARNED] == 0 and set(counts) == set(feedback.STATUSES)
+
+
+def test_two_first_answers_at_once_keep_one_row_and_the_last_answer(settings, sessions, seed_model):
+    # A double click: two transactions answer the same prediction at the same time.
+    import threading
+    import time
+
+    with sessions.begin() as session:
+        model = model_store.load_current(session, settings.model_dir)
+        [stored] = feedback.store_predictions(
+            session, ["a fine film"], model.predict(["a fine film"]), "web"
+        )
+    first = sessions()
+    first.begin()
+    feedback.add(first, stored.id, True)
+    errors = []
+
+    def second_answer():
+        try:
+            with sessions.begin() as session:
+                feedback.add(session, stored.id, False)
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    thread = threading.Thread(target=second_answer)
+    thread.start()
+    time.sleep(0.5)  # the second transaction is now waiting for the first
+    first.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert errors == []
+    with sessions() as session:
+        rows = list(session.scalars(select(Feedback).where(Feedback.prediction_id == stored.id)))
+    assert [(row.correct, row.status) for row in rows] == [(False, PENDING)]
