@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import feedback, holdout, learning, locking, model_store
@@ -172,7 +173,26 @@ def _learn_and_publish(
         crash_point("registered")
     crash_point("committed")
     model_store.write_sidecar(settings.model_dir, row)
+    _prune(sessions, settings)
     return report
+
+
+def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Keep the bytes of ``KEEP_MODEL_VERSIONS`` versions: each retrain adds one (~17 MB).
+
+    Runs after the commit, still under the lock; a failure here loses nothing and is only
+    logged, as the next run prunes again.
+    """
+    from movieclassifier import operations
+
+    try:
+        with sessions.begin() as session:
+            pruned = operations.prune(session, settings, None).pruned_versions
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("pruning old model versions failed: %s", exc)
+        return
+    if pruned:
+        log.info("pruned the bytes of model versions %s", pruned)
 
 
 def _evaluate(

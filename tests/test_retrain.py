@@ -125,3 +125,19 @@ def test_approved_feedback_is_learned_next_past_the_gate(settings, sessions, imd
         assert_learned_exactly_once(session, ids)
         # Approved rows are learned alone, so the bypass covers exactly them.
         assert {session.get(Feedback, i).status for i in pending} == {"pending"}
+
+
+def test_each_retrain_prunes_beyond_keep_model_versions(settings, sessions, seed_model):
+    import dataclasses
+
+    settings = dataclasses.replace(settings, keep_model_versions=2)
+    made = []
+    for review in POSITIVE_REVIEWS[:4]:
+        add_feedback(sessions, settings.model_dir, [review], correct=True)
+        made.append(retrain.retrain(sessions, settings).version)
+    with sessions() as session:
+        kept = {row.version for row in model_store.list_versions(session) if row.pruned_at is None}
+        # The newest two, and the CSV-trained base every retrain starts from.
+        assert kept == {made[-1], made[-2], seed_model}
+        assert model_store.load_current(session, settings.model_dir).version == made[-1]
+        assert model_store.load(session, seed_model, settings.model_dir).version == seed_model
