@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier.config import REPO_ROOT, Settings
@@ -72,14 +72,6 @@ def init_db(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-
-
-def schema_is_current(engine: Engine) -> bool:
-    """True when every table of the schema exists (cheap; used by /readyz)."""
-    from movieclassifier.schema import Base
-
-    existing = set(inspect(engine).get_table_names())
-    return set(Base.metadata.tables) <= existing
 
 
 def init_app(app: Flask, settings: Settings) -> None:

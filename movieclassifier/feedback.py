@@ -122,7 +122,6 @@ class Claimed:
     id: int
     review: str
     label: int
-    predicted_label: int
     approved: bool
 
 
@@ -188,15 +187,12 @@ def claim(session: Session, limit: int) -> list[Claimed]:
 
 def _claimed(session: Session, ids: list[int], approved: bool) -> list[Claimed]:
     rows = session.execute(
-        select(Feedback.id, StoredPrediction.review, Feedback.label, StoredPrediction.label)
+        select(Feedback.id, StoredPrediction.review, Feedback.label)
         .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
         .where(Feedback.id.in_(ids), Feedback.status == LEARNING)
         .order_by(Feedback.id)
     )
-    return [
-        Claimed(row_id, review, label, LABEL_IDS[predicted], approved)
-        for row_id, review, label, predicted in rows
-    ]
+    return [Claimed(row_id, review, label, approved) for row_id, review, label in rows]
 
 
 def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int:

@@ -63,8 +63,10 @@ RETRAIN_SECONDS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800
 
 def record_predictions(channel: str, labels: list[str]) -> None:
     """Count classified reviews by channel ("web" or "api") and label."""
-    for label in labels:
-        PREDICTIONS.labels(channel=channel, label=label).inc()
+    # One increment per label, not per review: in multiprocess mode each one writes to the
+    # worker's metrics file, and a batch holds up to MAX_BATCH reviews.
+    for label in set(labels):
+        PREDICTIONS.labels(channel=channel, label=label).inc(labels.count(label))
 
 
 def record_feedback(correct: bool) -> None:

@@ -98,10 +98,6 @@ class SentimentModel:
         self._weights: np.ndarray | None = None
         self._bias = np.zeros(1)
 
-    @property
-    def is_fitted(self) -> bool:
-        return hasattr(self.classifier, "coef_")
-
     def vectorize(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Features of each review, one row each."""
         return self._vectorizer.transform(texts)
@@ -179,5 +175,9 @@ class SentimentModel:
         """Share of ``texts`` whose predicted label is the given one."""
         if not texts:
             return float("nan")
-        positive = self.positive_probabilities(self.vectorize(texts))
+        return self.accuracy_of_features(self.vectorize(texts), labels)
+
+    def accuracy_of_features(self, features: sparse.csr_matrix, labels: Sequence[int]) -> float:
+        """``accuracy`` on rows already vectorized, so two models can share one matrix."""
+        positive = self.positive_probabilities(features)
         return float(np.mean((positive >= 0.5).astype(int) == np.asarray(labels)))
