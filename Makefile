@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev build lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,14 +23,18 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+## build: compile text.py's hashing extension in place (setuptools skips it when up to date)
+build: install
+	$(PY) setup.py --quiet build_ext --inplace
+
 ## run: set up everything on a fresh machine and serve on http://$(HOST):$(PORT)
-run: install
+run: install build
 	$(PY) -m flask --app movieclassifier init-db
 	$(PY) scripts/train_stream.py data/movie_data.csv.gz --holdout 5000 --if-missing
 	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn "movieclassifier:create_app()"
 
 ## test: install the dev requirements and run every test (exits non-zero on any failure)
-test: install-dev
+test: install-dev build
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy movieclassifier
 	$(PY) -m pytest
@@ -39,9 +43,9 @@ lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check movieclassifier tests scripts bench
 
-bench: install-dev
+bench: install-dev build
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) bench/train.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build movieclassifier/_hashing*.so

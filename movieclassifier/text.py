@@ -3,20 +3,28 @@
 Every constant that changes the features lives here and is recorded with each model
 version (``feature_params()``); a model made with other values is refused on load.
 
-The hashing is vectorized with numpy over a whole batch (one bytes buffer, no Python
-object per token), which makes it several times faster than scikit-learn's
-``HashingVectorizer`` with a Python analyzer; ``tokenize`` gives the same tokens one by
-one, for reading and for tests.
+The hashing runs in C (``_hashing.c``, built by ``make``) over one bytes buffer per batch,
+about 30 times faster than scikit-learn's ``HashingVectorizer`` with a Python analyzer.
+The same features are also computed in numpy (``_numpy_features``): the reference that the
+C code is tested against, and the fallback where the extension was not built.
+``tokenize`` gives the same tokens one by one, for reading and for tests.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+_hashing: ModuleType | None
+try:
+    import movieclassifier._hashing as _hashing
+except ImportError:  # not built (no C compiler): the numpy path gives the same features
+    _hashing = None
 
 # Bump when tokenization or hashing changes in a way that moves features.
 TOKENIZER_VERSION = 2
@@ -27,10 +35,14 @@ BINARY = True
 # float32 halves the model file and the weights' memory traffic; accuracy is the same.
 DTYPE = "float32"
 HASHING = "poly64-fmix64"
-# Reviews hashed together in one numpy pass (not a feature parameter: results are equal).
+# Reviews hashed together in one numpy pass, without the C extension (not a feature
+# parameter: results are equal).
 CHUNK = 500
 
 _HTML_TAG = re.compile(rb"<[^>\n]*>")
+# White space other than a newline: a line break never spans two reviews.
+_LINE_BREAK = re.compile(rb"<br[ \t\r\x0b\x0c]*/?>")
+SENTENCE_BREAK = b"\x01"
 # One pattern per first byte: a literal prefix is found much faster than a character class.
 _EMOTICONS = [
     re.compile(re.escape(eyes) + rb"-?(?:[()]|[dp](?![a-z0-9]))") for eyes in (b":", b";", b"=")
@@ -73,11 +85,13 @@ _SHIFT = np.uint64(33)
 _powers: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
 
 
-def normalize(texts: Sequence[str]) -> bytes:
+def normalize(texts: Sequence[str], mark_breaks: bool = False) -> bytes:
     """The reviews as one lower-cased UTF-8 buffer, one review per line, ready to split.
 
     HTML tags are dropped; "n't" becomes " not" (IMDb's "doesn't" and Rotten Tomatoes'
-    pre-tokenised "does n't" read the same); emoticons become marker words.
+    pre-tokenised "does n't" read the same); emoticons become marker words. With
+    ``mark_breaks``, an HTML line break becomes ``SENTENCE_BREAK`` (it ends a sentence; the
+    features are the same, as that byte separates tokens like a space).
 
     >>> normalize(["Didn't LIKE it :-( <br />", "does n't"])
     b'did not like it  EMOFROWN   \\ndoes  not'
@@ -85,7 +99,17 @@ def normalize(texts: Sequence[str]) -> bytes:
     joined = "\n".join(texts)
     if joined.count("\n") != len(texts) - 1:
         joined = "\n".join(text.replace("\n", " ") for text in texts)
-    data = joined.encode("utf-8", "replace").lower()
+    data = joined.encode("utf-8", "replace")
+    if _hashing is not None:
+        return _hashing.normalize(data, mark_breaks)  # the same steps in C
+    return _normalize_in_python(data, mark_breaks)
+
+
+def _normalize_in_python(data: bytes, mark_breaks: bool) -> bytes:
+    """``normalize`` after encoding, with regular expressions: the C extension's reference."""
+    data = data.lower()
+    if mark_breaks:
+        data = _LINE_BREAK.sub(b" " + SENTENCE_BREAK + b" ", data)
     data = _HTML_TAG.sub(b" ", data)
     data = data.replace(b"\xe2\x80\x99", b"'").replace(b"n't", b" not")
     for emoticon in _EMOTICONS:
@@ -132,7 +156,10 @@ def _token_bounds(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The 64-bit hash of every token of ``texts`` in order, and the review each belongs to."""
-    data = normalize(texts)
+    return _buffer_token_hashes(normalize(texts))
+
+
+def _buffer_token_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     codes = np.frombuffer(data, np.uint8)
     starts, ends = _token_bounds(_CLASS[codes])
     up, down = _power_tables(len(codes))
@@ -181,34 +208,50 @@ def _ngram_columns(hashes: np.ndarray, review: np.ndarray) -> tuple[np.ndarray, 
 
 def transform(texts: Sequence[str]) -> sparse.csr_matrix:
     """Features of each review, one row each: hashed n-grams, binary, rows of unit length."""
-    if len(texts) > CHUNK:
-        # Small chunks keep the work arrays in the CPU cache: faster than one big pass.
+    if _hashing is None and len(texts) > CHUNK:
+        # Small chunks keep numpy's work arrays in the CPU cache: faster than one big pass.
         chunks = [_transform(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
         return sparse.vstack(chunks, format="csr")
     return _transform(texts)
 
 
 def _transform(texts: Sequence[str]) -> sparse.csr_matrix:
-    hashes, review = token_hashes(texts)
-    columns, rows = _ngram_columns(hashes, review)
+    return _matrix(*feature_indices(texts), len(texts))
+
+
+def _matrix(indices: np.ndarray, indptr: np.ndarray, n_rows: int) -> sparse.csr_matrix:
     matrix = sparse.csr_matrix(
-        (np.ones(len(columns), DTYPE), (rows, columns)), shape=(len(texts), N_FEATURES)
+        (np.empty(len(indices), DTYPE), indices, indptr), shape=(n_rows, N_FEATURES)
     )
-    matrix.sum_duplicates()
     return weigh(matrix)
 
 
-def distinct_features(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of each distinct feature of ``texts``, sorted by row, then column.
+def feature_indices(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """CSR column indices (each row's distinct columns, ascending) and row pointers."""
+    if _hashing is None or not texts:
+        return _numpy_features(normalize(texts), len(texts))
+    indices, indptr, _ = _hashing.hash_reviews(
+        normalize(texts), len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, 0
+    )
+    return np.frombuffer(indices, np.int32), np.frombuffer(indptr, np.int32)
 
-    What ``transform`` would put in its matrix, without building one: all of a row's
-    values are equal (binary, then unit length), so rows and columns say everything.
 
-    >>> rows, columns = distinct_features(["good good film", "bad"])
+def _numpy_features(data: bytes, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``feature_indices`` of a normalized buffer, in numpy: the C extension's reference."""
+    rows, columns = _numpy_distinct_features(data)
+    indptr = np.zeros(n_rows + 1, np.int32)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    return columns.astype(np.int32), indptr
+
+
+def _numpy_distinct_features(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of each distinct feature of a normalized buffer, by row, then column.
+
+    >>> rows, columns = _numpy_distinct_features(normalize(["good good film", "bad"]))
     >>> rows.tolist()  # "good", "film", "good good", "good film", "good good film"; "bad"
     [0, 0, 0, 0, 0, 1]
     """
-    hashes, review = token_hashes(texts)
+    hashes, review = _buffer_token_hashes(data)
     columns, rows = _ngram_columns(hashes, review)
     keys = rows.astype(np.int64) * N_FEATURES + columns
     keys.sort()
@@ -231,43 +274,65 @@ def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
 
 # Sentence augmentation, used by training only (``featurepool``): it changes which rows a
 # model learns from, not the features of a text, so it is not a feature parameter.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|<br\s*/?>", re.IGNORECASE)
-MIN_SENTENCE_WORDS = 4
+MIN_SENTENCE_TOKENS = 4
+_PIECE_END = re.compile(rb"(?<=[.!?])(?=[ \t\r\x0b\x0c])|" + re.escape(SENTENCE_BREAK))
+_TOKEN = re.compile(rb"[A-Za-z0-9\x80-\xff]+|[!?]")
 
 
-def split_sentences(review: str, min_words: int = MIN_SENTENCE_WORDS) -> list[str]:
-    """The pieces of ``review`` with at least ``min_words`` words, or ``[review]`` if none.
+def sentence_features(
+    texts: Sequence[str], min_tokens: int = MIN_SENTENCE_TOKENS
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Features of each review's sentences, one row each, and the review of every row.
 
-    A piece ends after ".", "!" or "?" followed by white space, or at an HTML line break.
-    Short pieces ("Wow.", "10/10") carry little on their own and are dropped; a review
-    without any long piece is kept whole, so no review is lost.
+    A piece of a review ends after ".", "!" or "?" followed by white space, and at an HTML
+    line break; pieces of at least ``min_tokens`` tokens are kept ("Wow.", "10/10" carry
+    little on their own), and a review without such a piece is kept whole, so no review is
+    lost.
+
+    >>> features, review = sentence_features(["Great fun. I loved every minute!", "Awful."])
+    >>> features.shape[0], review.tolist()
+    (2, [0, 1])
+    """
+    data = normalize(texts, mark_breaks=True)
+    if not texts:
+        return _matrix(np.zeros(0, np.int32), np.zeros(1, np.int32), 0), np.zeros(0, np.int32)
+    if _hashing is None:
+        pieces, review = _split_pieces(data, min_tokens)
+        indices, indptr = _numpy_features(b"\n".join(pieces), len(pieces))
+    else:
+        raw_indices, raw_indptr, raw_review = _hashing.hash_reviews(
+            data, len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, min_tokens
+        )
+        indices = np.frombuffer(raw_indices, np.int32)
+        indptr = np.frombuffer(raw_indptr, np.int32)
+        review = np.frombuffer(raw_review, np.int32)
+    return _matrix(indices, indptr, len(review)), review
+
+
+def split_sentences(review: str, min_tokens: int = MIN_SENTENCE_TOKENS) -> list[str]:
+    """The normalized pieces that ``sentence_features`` learns from one review, as text.
 
     >>> split_sentences("Great fun. I loved every minute of it!<br /><br />See it with friends.")
-    ['I loved every minute of it!', 'See it with friends.']
+    ['i loved every minute of it!', 'see it with friends.']
     >>> split_sentences("Awful. Just awful.")
-    ['Awful. Just awful.']
+    ['awful. just awful.']
     """
-    pieces = [
-        piece.strip()
-        for piece in _SENTENCE_BREAK.split(review)
-        if len(piece.split(None, min_words - 1)) >= min_words
-    ]
-    return pieces or [review]
+    pieces, _ = _split_pieces(normalize([review], mark_breaks=True), min_tokens)
+    return [piece.strip().decode("utf-8", "replace") for piece in pieces]
 
 
-def split_reviews(texts: Sequence[str], labels: Sequence[int]) -> tuple[list[str], list[int]]:
-    """Every review's sentences (``split_sentences``), each with its review's label.
-
-    >>> split_reviews(["One two three four. Five six seven eight!", "Bad."], [1, 0])
-    (['One two three four.', 'Five six seven eight!', 'Bad.'], [1, 1, 0])
-    """
-    sentences: list[str] = []
-    sentence_labels: list[int] = []
-    for review, label in zip(texts, labels, strict=True):
-        pieces = split_sentences(review)
-        sentences.extend(pieces)
-        sentence_labels.extend([label] * len(pieces))
-    return sentences, sentence_labels
+def _split_pieces(data: bytes, min_tokens: int) -> tuple[list[bytes], np.ndarray]:
+    """``sentence_features``' pieces of a normalized buffer, in Python (the C reference)."""
+    pieces: list[bytes] = []
+    review: list[int] = []
+    for number, line in enumerate(data.split(b"\n")):
+        kept = [
+            piece for piece in _PIECE_END.split(line) if len(_TOKEN.findall(piece)) >= min_tokens
+        ]
+        kept = kept or [line.replace(SENTENCE_BREAK, b" ")]
+        pieces.extend(kept)
+        review.extend([number] * len(kept))
+    return pieces, np.asarray(review, np.int32)
 
 
 class Vectorizer:

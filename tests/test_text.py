@@ -102,24 +102,69 @@ def test_split_sentences_breaks_after_end_marks_and_at_line_breaks():
         "The plot makes no sense at all!<BR>Skip it. Really."
     )
     assert text.split_sentences(review) == [
-        "Rated 3.5 out of 10, sadly.",
-        "What a waste of a great cast?",
-        "The plot makes no sense at all!",
+        "rated 3.5 out of 10, sadly.",
+        "what a waste of a great cast?",
+        "the plot makes no sense at all!",
     ]
 
 
 def test_split_sentences_keeps_a_review_without_long_pieces_whole():
-    assert text.split_sentences("Great. Loved it!") == ["Great. Loved it!"]
-    assert text.split_sentences("one two three four", min_words=5) == ["one two three four"]
+    # "Great." has one token, "Loved it!" three ("loved", "it", "!").
+    assert text.split_sentences("Great. Loved it!") == ["great. loved it!"]
+    assert text.split_sentences("one two three four", min_tokens=5) == ["one two three four"]
 
 
-def test_split_reviews_labels_each_sentence_with_its_review():
-    sentences, labels = text.split_reviews(
-        ["Good acting all round. A story that moves you.", "Dreadful from start to end."], [1, 0]
+def test_sentence_features_label_each_sentence_with_its_review():
+    reviews = ["Good acting all round. A story that moves you.", "Dreadful from start to end."]
+    features, review = text.sentence_features(reviews)
+    assert review.tolist() == [0, 0, 1]
+    pieces = ["Good acting all round.", "A story that moves you.", "Dreadful from start to end."]
+    assert (features != text.transform(pieces)).nnz == 0
+
+
+def _reviews_and_oddities() -> list[str]:
+    """IMDb and Rotten Tomatoes rows, plus random strings made of the characters that matter."""
+    import csv
+    import gzip
+    import itertools
+    import random
+    from pathlib import Path
+
+    data_dir = Path(__file__).resolve().parent.parent / "data"
+    texts = []
+    for name in ("movie_data.csv.gz", "rt_polarity.csv.gz"):
+        with gzip.open(data_dir / name, "rt", encoding="utf-8", newline="") as handle:
+            texts += [row["review"] for row in itertools.islice(csv.DictReader(handle), 1500)]
+    rng = random.Random(0)
+    pieces = list("ab:;=-()dDpP<>/ \t\n.!?'0é") + ["<br />", "<BR/>", "n't", "\u2019", "<i>"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    return texts + ["", "!", "x\ny"]
+
+
+# Without the extension these skip, and a skip fails CI (REQUIRE_ALL_BACKENDS=1).
+@pytest.mark.skipif(text._hashing is None, reason="the C extension is not built")
+def test_the_c_extension_gives_exactly_the_features_of_the_numpy_reference():
+    texts = _reviews_and_oddities()
+    for mark_breaks in (False, True):
+        data = "\n".join(t.replace("\n", " ") for t in texts).encode("utf-8")
+        assert text._hashing.normalize(data, mark_breaks) == text._normalize_in_python(
+            data, mark_breaks
+        )
+    indices, indptr = text.feature_indices(texts)
+    expected_indices, expected_indptr = text._numpy_features(text.normalize(texts), len(texts))
+    np.testing.assert_array_equal(indptr, expected_indptr)
+    np.testing.assert_array_equal(indices, expected_indices)
+
+
+@pytest.mark.skipif(text._hashing is None, reason="the C extension is not built")
+def test_the_c_extension_splits_sentences_exactly_like_the_python_reference():
+    texts = _reviews_and_oddities()
+    features, review = text.sentence_features(texts)
+    pieces, expected_review = text._split_pieces(
+        text.normalize(texts, mark_breaks=True), text.MIN_SENTENCE_TOKENS
     )
-    assert sentences == [
-        "Good acting all round.",
-        "A story that moves you.",
-        "Dreadful from start to end.",
-    ]
-    assert labels == [1, 1, 0]
+    indices, indptr = text._numpy_features(b"\n".join(pieces), len(pieces))
+    np.testing.assert_array_equal(review, expected_review)
+    np.testing.assert_array_equal(features.indptr, indptr)
+    np.testing.assert_array_equal(features.indices, indices)
+    assert features.shape[0] > len(texts)  # reviews did split into sentences

@@ -37,7 +37,7 @@ def thirty_rows() -> list[tuple[str, int]]:
 
 def sentence_count(rows) -> int:
     """How many rows the trainer learns from ``rows`` when it splits them into sentences."""
-    return len(text.split_reviews([r for r, _ in rows], [y for _, y in rows])[0])
+    return text.sentence_features([r for r, _ in rows])[0].shape[0]
 
 
 def write_csv(path, rows, header=("review", "sentiment")):
@@ -241,7 +241,7 @@ def test_no_sentences_learns_whole_reviews_as_before(settings, sessions):
         assert row.samples_seen == 8 * epochs
         assert row.details["training"] == {
             "sentences": False,
-            "min_sentence_words": None,
+            "min_sentence_tokens": None,
             "epochs": epochs,
             "batch_size": training.BATCH_SIZE,
             "reviews_per_epoch": 8,

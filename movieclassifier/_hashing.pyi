@@ -1,0 +1,12 @@
+# Types of the C extension built from _hashing.c (see text.py).
+
+def normalize(buffer: bytes, mark_breaks: bool, /) -> bytes: ...
+def hash_reviews(
+    buffer: bytes,
+    n_reviews: int,
+    ngram_min: int,
+    ngram_max: int,
+    n_features: int,
+    min_sentence_tokens: int,
+    /,
+) -> tuple[bytes, bytes, bytes]: ...
