@@ -7,7 +7,7 @@ a real process and samples the RSS of its whole process tree (parent plus hashin
 workers) every 20 ms. The target: peak on the big file at most 1.2x the peak on the
 original.
 
-    .venv/bin/python bench/memory.py [--times 10] [--epochs 2]
+    .venv/bin/python bench/memory.py [--times 10] [--epochs N]
 
 Needs psutil (requirements-bench.txt).
 """
@@ -29,6 +29,9 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "movie_data.csv.gz"
+sys.path.insert(0, str(REPO))
+
+from movieclassifier.training import EPOCHS  # noqa: E402 - after the path is set
 
 
 def build(directory: Path, times: int) -> Path:
@@ -44,13 +47,15 @@ def build(directory: Path, times: int) -> Path:
     return path
 
 
-def train(csv_path: Path, work: Path, epochs: int) -> dict:
+def train(csv_path: Path, work: Path, epochs: int | None) -> dict:
     """Run train_stream.py; its JSON figures plus the peak RSS of the tree and of one process."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MODEL_DIR")}
     env["DATABASE_URL"] = f"sqlite:///{work}/{csv_path.stem}.sqlite"
     env["MODEL_DIR"] = str(work / f"pkl-{csv_path.stem}")
     command = [sys.executable, str(REPO / "scripts" / "train_stream.py"), str(csv_path)]
-    command += ["--holdout", "5000", "--epochs", str(epochs), "--quiet", "--json"]
+    command += ["--holdout", "5000", "--quiet", "--json"]
+    if epochs is not None:
+        command += ["--epochs", str(epochs)]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     root = psutil.Process(child.pid)
     tree_peak = process_peak = 0
@@ -74,7 +79,7 @@ def train(csv_path: Path, work: Path, epochs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--times", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="default: the trainer's")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="movieclassifier-memory-"))
     try:
@@ -92,7 +97,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for times, r in rows.items():
         print(
-            f"| movie_data x{times} | {r['file_mb']:.0f} | {r['rows_trained']:,} | {args.epochs} "
+            f"| movie_data x{times} | {r['file_mb']:.0f} | {r['rows_trained']:,} "
+            f"| {args.epochs or EPOCHS} "
             f"| {r['seconds']:.1f} | {r['tree_peak_mb']:.0f} | {r['process_peak_mb']:.0f} |"
         )
     small, big = rows[1], rows[args.times]

@@ -8,7 +8,7 @@ to the end of learning (interpreter start-up and imports excluded). Each model i
 also scored on every Rotten Tomatoes snippet (data/rt_polarity.csv.gz): short texts from
 another site, which the feedback loop has to serve too.
 
-    .venv/bin/python bench/train.py [--data data/movie_data.csv.gz] [--quick]
+    .venv/bin/python bench/train.py [--data data/movie_data.csv.gz] [--repeat 3]
 
 Needs requirements-bench.txt (vowpalwabbit, river, psutil).
 """
@@ -37,9 +37,8 @@ VW_ARGS = "--loss_function logistic -b 22 --ngram 2 --quiet"
 RT_DATA = REPO / "data" / "rt_polarity.csv.gz"
 SYSTEMS = [
     "movieclassifier",
+    "movieclassifier-2-epochs",
     "movieclassifier-no-sentences",
-    "movieclassifier-4-epochs",
-    "movieclassifier-1-epoch",
     "book",
     "vw-1-pass",
     "vw-3-passes",
@@ -191,8 +190,7 @@ def run_river(path: Path) -> dict:
 RUNNERS = {
     "movieclassifier": run_movieclassifier,
     "movieclassifier-no-sentences": lambda path: run_movieclassifier(path, sentences=False),
-    "movieclassifier-4-epochs": lambda path: run_movieclassifier(path, epochs=4),
-    "movieclassifier-1-epoch": lambda path: run_movieclassifier(path, epochs=1),
+    "movieclassifier-2-epochs": lambda path: run_movieclassifier(path, epochs=2),
     "book": run_book,
     "vw-1-pass": lambda path: run_vw(path, 1),
     "vw-3-passes": lambda path: run_vw(path, 3),
@@ -264,15 +262,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO / "data" / "movie_data.csv.gz")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the fastest is kept")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(RUNNERS[args.one](args.data)))
         return
-    results = {}
-    for system in args.systems.split(","):
-        results[system] = measure(system, args.data)
-        print(f"{system}: {results[system]}", file=sys.stderr, flush=True)
+    results: dict[str, dict] = {}
+    # Rounds interleave the systems, so that the machine's load moves under all of them
+    # alike; each keeps its fastest round (accuracy is the same in every round).
+    for round_number in range(1, args.repeat + 1):
+        for system in args.systems.split(","):
+            figures = measure(system, args.data)
+            print(f"round {round_number} {system}: {figures}", file=sys.stderr, flush=True)
+            if system not in results or figures["seconds"] < results[system]["seconds"]:
+                results[system] = figures
     print(table(results))
 
 

@@ -23,9 +23,9 @@ LABEL_IDS = {name: number for number, name in LABELS.items()}
 
 # Chosen by measurement on the book's split; see bench/results/train.md.
 ALPHA = 1e-6
-# A training run averages the weights from this epoch on (1-based; the last epoch when
-# there are fewer): averaging from the first step keeps the poor early weights in the mean.
-AVERAGE_FROM_EPOCH = 3
+# A training run averages the weights once this share of its steps is done: averaging
+# from the first step keeps the poor early weights in the mean (bench/results/train.md).
+AVERAGE_START = 0.3
 # Up to this many reviews, predict() scores them without a sparse matrix (faster for the
 # one-review requests of the web service); larger batches use the matrix product.
 FAST_PATH_MAX_REVIEWS = 16
