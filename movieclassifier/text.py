@@ -1,13 +1,13 @@
-"""Review text to features: a stateless hashing vectorizer with a tokenizer of our own.
+"""Review text to features: scikit-learn's ``HashingVectorizer`` with a tokenizer of our own.
+
+The features are exactly those of ``make_hashing_vectorizer()``: a ``HashingVectorizer``
+whose analyzer is ``analyze`` (word 1- to 3-grams of ``tokenize``'s tokens), binary, rows
+of unit length. ``transform`` computes the same matrix in C (``_hashing.c``, built by
+``make``), about 30 times faster than the vectorizer's Python analyzer; the tests check
+that the two agree, and without the extension ``transform`` uses the vectorizer itself.
 
 Every constant that changes the features lives here and is recorded with each model
 version (``feature_params()``); a model made with other values is refused on load.
-
-The hashing runs in C (``_hashing.c``, built by ``make``) over one bytes buffer per batch,
-about 30 times faster than scikit-learn's ``HashingVectorizer`` with a Python analyzer.
-The same features are also computed in numpy (``_numpy_features``): the reference that the
-C code is tested against, and the fallback where the extension was not built.
-``tokenize`` gives the same tokens one by one, for reading and for tests.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
 
 _hashing: ModuleType | None
 try:
@@ -27,17 +28,14 @@ except ImportError:  # not built (no C compiler): the numpy path gives the same 
     _hashing = None
 
 # Bump when tokenization or hashing changes in a way that moves features.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 N_FEATURES = 2**22
 NGRAM_RANGE = (1, 3)
 NORM = "l2"
 BINARY = True
 # float32 halves the model file and the weights' memory traffic; accuracy is the same.
 DTYPE = "float32"
-HASHING = "poly64-fmix64"
-# Reviews hashed together in one numpy pass, without the C extension (not a feature
-# parameter: results are equal).
-CHUNK = 500
+HASHING = "sklearn-HashingVectorizer"
 
 _HTML_TAG = re.compile(rb"<[^>\n]*>")
 # White space other than a newline: a line break never spans two reviews.
@@ -64,25 +62,9 @@ _EMOTICON_WORDS = {
 }
 _SHOWN = {"EMOSMILE": ":)", "EMOFROWN": ":(", "EMOWINK": ";)", "EMOGRIN": ":D", "EMOTONGUE": ":P"}
 
-# Byte classes: 0 separates tokens, 1 is part of a word, 2 is a token of its own (! and ?),
-# 3 ends a review. Bytes >= 0x80 are UTF-8 letters such as the "é" of "café".
-_SPACE, _WORD, _SINGLE, _END = 0, 1, 2, 3
-_CLASS = np.zeros(256, dtype=np.int8)
-for _byte in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
-    _CLASS[_byte] = _WORD
-_CLASS[0x80:] = _WORD
-_CLASS[ord("!")] = _CLASS[ord("?")] = _SINGLE
-_CLASS[ord("\n")] = _END
-
-# A token's hash is a polynomial in its bytes mod 2**64, computed for all tokens at once
-# from prefix sums (P is odd, so it has an inverse mod 2**64); fmix64 then spreads the bits.
-_P = np.uint64(0x100000001B3)
-_P_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
-_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)
-_FMIX1 = np.uint64(0xFF51AFD7ED558CCD)
-_FMIX2 = np.uint64(0xC4CEB9FE1A85EC53)
-_SHIFT = np.uint64(33)
-_powers: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
+# A token: a run of ASCII letters and digits and non-ASCII characters (the "é" of
+# "café"), or "!" or "?" alone. _hashing.c's byte classes say the same.
+_TOKEN = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+|[!?]")
 
 
 def normalize(texts: Sequence[str], mark_breaks: bool = False) -> bytes:
@@ -136,86 +118,47 @@ def tokenize(text: str) -> list[str]:
     >>> tokenize("Wow!! 10/10 :D")
     ['wow', '!', '!', '10', '10', ':D']
     """
-    data = normalize([text])
-    classes = _CLASS[np.frombuffer(data, np.uint8)] if data else np.zeros(0, np.int8)
-    starts, ends = _token_bounds(classes)
-    words = [data[s:e].decode("utf-8", "replace") for s, e in zip(starts, ends, strict=True)]
-    return [_SHOWN.get(word, word) for word in words]
+    return [_SHOWN.get(token, token) for token in _tokens(normalize([text]).decode("utf-8"))]
 
 
-def _token_bounds(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of every token: runs of word bytes, and each single byte."""
-    word = classes == _WORD
-    single = classes == _SINGLE
-    previous_word = np.concatenate(([False], word[:-1]))
-    next_word = np.concatenate((word[1:], [False]))
-    starts = np.flatnonzero(single | (word & ~previous_word))
-    ends = np.flatnonzero(single | (word & ~next_word)) + 1
-    return starts, ends
+def _tokens(normalized: str) -> list[str]:
+    return _TOKEN.findall(normalized)
 
 
-def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The 64-bit hash of every token of ``texts`` in order, and the review each belongs to."""
-    return _buffer_token_hashes(normalize(texts))
+def analyze(text: str) -> list[str]:
+    """The features of one review, as ``HashingVectorizer`` hashes them: n-grams of tokens.
+
+    >>> analyze("Not good :)")
+    ['not', 'good', 'EMOSMILE', 'not good', 'good EMOSMILE', 'not good EMOSMILE']
+    """
+    return _analyze_normalized(normalize([text]).decode("utf-8"))
 
 
-def _buffer_token_hashes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    codes = np.frombuffer(data, np.uint8)
-    starts, ends = _token_bounds(_CLASS[codes])
-    up, down = _power_tables(len(codes))
-    prefix = np.zeros(len(codes) + 1, np.uint64)
-    np.cumsum(codes * down[: len(codes)], out=prefix[1:])
-    hashes = (prefix[ends] - prefix[starts]) * up[ends - 1]
-    review = np.searchsorted(np.flatnonzero(codes == ord("\n")), starts)
-    return hashes, review
+def _analyze_normalized(normalized: str) -> list[str]:
+    # scikit-learn's word n-grams: all n-grams of each length in turn, joined by a space.
+    tokens = _tokens(normalized)
+    low, high = NGRAM_RANGE
+    return [
+        " ".join(tokens[start : start + n])
+        for n in range(low, high + 1)
+        for start in range(len(tokens) - n + 1)
+    ]
 
 
-def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """P**i and P**-i mod 2**64 for i < size; kept and grown, as they never change."""
-    if len(_powers[0]) < max(size, 1):
-        length = max(size, 2 * len(_powers[0]), 1 << 16)
-        for index, base in enumerate((_P, _P_INVERSE)):
-            steps = np.full(length, base, np.uint64)
-            steps[0] = 1
-            _powers[index] = np.cumprod(steps)
-    return _powers[0], _powers[1]
-
-
-def _fmix(values: np.ndarray) -> np.ndarray:
-    values = values ^ (values >> _SHIFT)
-    values = values * _FMIX1
-    values = values ^ (values >> _SHIFT)
-    values = values * _FMIX2
-    return values ^ (values >> _SHIFT)
-
-
-def _ngram_columns(hashes: np.ndarray, review: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row of every n-gram in ``NGRAM_RANGE`` (never across two reviews)."""
-    columns: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    gram = _fmix(hashes)
-    same_review = np.ones(len(hashes), bool)
-    for n in range(1, NGRAM_RANGE[1] + 1):
-        if n > 1:
-            same_review = same_review[:-1] & (review[: len(gram) - 1] == review[n - 1 :])
-            gram = _fmix(gram[:-1] * _NGRAM_MIX + hashes[n - 1 :])
-        if n >= NGRAM_RANGE[0]:
-            columns.append(gram[same_review])
-            rows.append(review[: len(gram)][same_review])
-    column = np.concatenate(columns) % np.uint64(N_FEATURES)
-    return column.astype(np.int32), np.concatenate(rows)
+def make_hashing_vectorizer(analyzer: Any = analyze) -> HashingVectorizer:
+    """The ``HashingVectorizer`` whose features ``transform`` computes (the reference)."""
+    return HashingVectorizer(
+        analyzer=analyzer,
+        n_features=N_FEATURES,
+        binary=BINARY,
+        norm=NORM,
+        alternate_sign=False,
+        dtype=np.dtype(DTYPE).type,
+    )
 
 
 def transform(texts: Sequence[str]) -> sparse.csr_matrix:
     """Features of each review, one row each: hashed n-grams, binary, rows of unit length."""
-    if _hashing is None and len(texts) > CHUNK:
-        # Small chunks keep numpy's work arrays in the CPU cache: faster than one big pass.
-        chunks = [_transform(texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
-        return sparse.vstack(chunks, format="csr")
-    return _transform(texts)
-
-
-def _transform(texts: Sequence[str]) -> sparse.csr_matrix:
     return _matrix(*feature_indices(texts), len(texts))
 
 
@@ -229,38 +172,19 @@ def _matrix(indices: np.ndarray, indptr: np.ndarray, n_rows: int) -> sparse.csr_
 def feature_indices(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """CSR column indices (each row's distinct columns, ascending) and row pointers."""
     if _hashing is None or not texts:
-        return _numpy_features(normalize(texts), len(texts))
+        return _reference_indices(make_hashing_vectorizer(), texts)
     indices, indptr, _ = _hashing.hash_reviews(
         normalize(texts), len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, 0
     )
     return np.frombuffer(indices, np.int32), np.frombuffer(indptr, np.int32)
 
 
-def _numpy_features(data: bytes, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """``feature_indices`` of a normalized buffer, in numpy: the C extension's reference."""
-    rows, columns = _numpy_distinct_features(data)
-    indptr = np.zeros(n_rows + 1, np.int32)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return columns.astype(np.int32), indptr
-
-
-def _numpy_distinct_features(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of each distinct feature of a normalized buffer, by row, then column.
-
-    >>> rows, columns = _numpy_distinct_features(normalize(["good good film", "bad"]))
-    >>> rows.tolist()  # "good", "film", "good good", "good film", "good good film"; "bad"
-    [0, 0, 0, 0, 0, 1]
-    """
-    hashes, review = _buffer_token_hashes(data)
-    columns, rows = _ngram_columns(hashes, review)
-    keys = rows.astype(np.int64) * N_FEATURES + columns
-    keys.sort()
-    distinct = np.empty(len(keys), bool)
-    distinct[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
-    keys = keys[distinct]
-    rows = keys // N_FEATURES
-    return rows, keys - rows * N_FEATURES
+def _reference_indices(
+    vectorizer: HashingVectorizer, texts: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    matrix = vectorizer.transform(texts)
+    matrix.sort_indices()
+    return matrix.indices, matrix.indptr
 
 
 def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -276,7 +200,7 @@ def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
 # model learns from, not the features of a text, so it is not a feature parameter.
 MIN_SENTENCE_TOKENS = 4
 _PIECE_END = re.compile(rb"(?<=[.!?])(?=[ \t\r\x0b\x0c])|" + re.escape(SENTENCE_BREAK))
-_TOKEN = re.compile(rb"[A-Za-z0-9\x80-\xff]+|[!?]")
+_BYTE_TOKEN = re.compile(rb"[A-Za-z0-9\x80-\xff]+|[!?]")
 
 
 def sentence_features(
@@ -293,12 +217,13 @@ def sentence_features(
     >>> features.shape[0], review.tolist()
     (2, [0, 1])
     """
-    data = normalize(texts, mark_breaks=True)
     if not texts:
-        return _matrix(np.zeros(0, np.int32), np.zeros(1, np.int32), 0), np.zeros(0, np.int32)
+        return transform([]), np.zeros(0, np.int32)
+    data = normalize(texts, mark_breaks=True)
     if _hashing is None:
         pieces, review = _split_pieces(data, min_tokens)
-        indices, indptr = _numpy_features(b"\n".join(pieces), len(pieces))
+        vectorizer = make_hashing_vectorizer(_analyze_normalized)
+        indices, indptr = _reference_indices(vectorizer, [p.decode("utf-8") for p in pieces])
     else:
         raw_indices, raw_indptr, raw_review = _hashing.hash_reviews(
             data, len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, min_tokens
@@ -322,12 +247,14 @@ def split_sentences(review: str, min_tokens: int = MIN_SENTENCE_TOKENS) -> list[
 
 
 def _split_pieces(data: bytes, min_tokens: int) -> tuple[list[bytes], np.ndarray]:
-    """``sentence_features``' pieces of a normalized buffer, in Python (the C reference)."""
+    """``sentence_features``' pieces of a normalized buffer (the C extension's reference)."""
     pieces: list[bytes] = []
     review: list[int] = []
     for number, line in enumerate(data.split(b"\n")):
         kept = [
-            piece for piece in _PIECE_END.split(line) if len(_TOKEN.findall(piece)) >= min_tokens
+            piece
+            for piece in _PIECE_END.split(line)
+            if len(_BYTE_TOKEN.findall(piece)) >= min_tokens
         ]
         kept = kept or [line.replace(SENTENCE_BREAK, b" ")]
         pieces.extend(kept)
