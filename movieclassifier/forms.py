@@ -38,6 +38,8 @@ def check_review(value: str, settings: Settings, field: str = "review") -> str |
         return f"'{field}' must have at most {settings.max_review_chars} characters, got {length}"
     if "\x00" in value:
         return f"'{field}' must not contain NUL characters (\\u0000)"
+    if value.isascii():  # known without a scan: no surrogate, and no copy to encode
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,3 +251,50 @@ def test_feedback_time_carries_its_timezone(client, seed_model):
     created = datetime.fromisoformat(body["created_at"])
     assert created.tzinfo is not None
     assert abs(datetime.now(UTC) - created) < timedelta(hours=1)
+
+
+def test_predict_reads_a_chunked_body(client, seed_model):
+    body = json.dumps({"review": REVIEW}).encode()
+    response = client.post(
+        "/api/v1/predict",
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["predictions"][0]["label"] == "positive"
+
+
+def test_predict_accepts_a_json_content_type_with_a_charset(client, seed_model):
+    body = json.dumps({"review": REVIEW})
+    response = client.post(
+        "/api/v1/predict", data=body, content_type="application/json; charset=utf-8"
+    )
+    assert response.status_code == 200
+
+
+def test_predict_accepts_text_beyond_ascii(client, seed_model):
+    review = "Très beau film, une histoire magnifique ☺ — loved it."
+    response = client.post("/api/v1/predict", json={"review": review})
+    assert response.status_code == 200
+
+
+def test_a_body_shorter_than_its_content_length_is_400(client, seed_model):
+    body = json.dumps({"review": REVIEW}).encode()
+    response = client.post(
+        "/api/v1/predict",
+        data=body,
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["ok"] is False
+
+
+def test_predict_answers_the_bytes_jsonify_would(client, seed_model, app):
+    from flask import jsonify
+
+    response = client.post("/api/v1/predict", json={"reviews": [REVIEW, NEGATIVE_REVIEWS[0]]})
+    assert response.content_type == "application/json"
+    with app.app_context():
+        assert response.get_data() == jsonify(response.get_json()).get_data()
