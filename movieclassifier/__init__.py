@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
+# Flask and the rest are imported in create_app, not here: the training's hashing workers
+# import movieclassifier.text, and a light package import is a faster start for them.
+if TYPE_CHECKING:
+    from flask import Flask
 
-from movieclassifier.config import Settings
+    from movieclassifier.config import Settings
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from ``settings`` (or from the environment when none is given)."""
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from movieclassifier.config import Settings
+
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     app = Flask(__name__)

@@ -29,23 +29,24 @@ static unsigned char byte_class[256];
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-/* MurmurHash3_x86_32 (Austin Appleby, public domain), as sklearn.utils.murmurhash3_32. */
-static uint32_t murmurhash3_32(const unsigned char *key, Py_ssize_t length, uint32_t seed)
+/* MurmurHash3_x86_32 (Austin Appleby, public domain), as sklearn.utils.murmurhash3_32,
+   in two halves: the 4-byte blocks, then the tail and the final mix. The n-grams that start
+   at one token share their first bytes, so their blocks are mixed once for all of them. */
+static inline uint32_t murmur_block(uint32_t h, const unsigned char *block)
 {
-    const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
-    uint32_t h = seed, k;
-    Py_ssize_t blocks = length / 4;
-    for (Py_ssize_t i = 0; i < blocks; i++) {
-        memcpy(&k, key + 4 * i, 4); /* little-endian, as on x86 and ARM */
-        k *= c1;
-        k = rotl32(k, 15);
-        k *= c2;
-        h ^= k;
-        h = rotl32(h, 13);
-        h = h * 5 + 0xe6546b64;
-    }
-    const unsigned char *tail = key + 4 * blocks;
-    k = 0;
+    uint32_t k;
+    memcpy(&k, block, 4); /* little-endian, as on x86 and ARM */
+    k *= 0xcc9e2d51;
+    k = rotl32(k, 15);
+    k *= 0x1b873593;
+    h ^= k;
+    h = rotl32(h, 13);
+    return h * 5 + 0xe6546b64;
+}
+
+static inline uint32_t murmur_finish(uint32_t h, const unsigned char *tail, Py_ssize_t length)
+{
+    uint32_t k = 0;
     switch (length & 3) {
     case 3:
         k ^= (uint32_t)tail[2] << 16;
@@ -55,9 +56,9 @@ static uint32_t murmurhash3_32(const unsigned char *key, Py_ssize_t length, uint
         /* fall through */
     case 1:
         k ^= tail[0];
-        k *= c1;
+        k *= 0xcc9e2d51;
         k = rotl32(k, 15);
-        k *= c2;
+        k *= 0x1b873593;
         h ^= k;
     }
     h ^= (uint32_t)length;
@@ -69,13 +70,14 @@ static uint32_t murmurhash3_32(const unsigned char *key, Py_ssize_t length, uint
 }
 
 /* The column scikit-learn's FeatureHasher gives a feature of this hash. */
-static inline uint32_t column_of(uint32_t hash, uint64_t n_features)
+static inline uint32_t column_of(uint32_t hash, uint64_t n_features, uint64_t mask)
 {
     int32_t signed_hash = (int32_t)hash;
     if (signed_hash == INT32_MIN) /* abs() would overflow; scikit-learn defines it so */
         return (uint32_t)((2147483647ULL - (n_features - 1)) % n_features);
     uint64_t magnitude = signed_hash < 0 ? (uint64_t)(-(int64_t)signed_hash) : (uint64_t)signed_hash;
-    return (uint32_t)(magnitude % n_features);
+    /* A power of two (the usual case) needs no division. */
+    return (uint32_t)(mask ? magnitude & mask : magnitude % n_features);
 }
 
 /* Sort a row's columns: LSD radix, 8 bits a pass (small count tables beat qsort here). */
@@ -176,21 +178,41 @@ static int emit_row(Hasher *h, const unsigned char *text, Py_ssize_t first, Py_s
         return -1;
     const Span *tokens = h->tokens.data;
     uint32_t *row = (uint32_t *)h->indices.data + h->indices.length;
+    uint64_t mask = (h->n_features & (h->n_features - 1)) == 0 ? h->n_features - 1 : 0;
     Py_ssize_t count = 0;
     for (Py_ssize_t t = first; t < last; t++) {
-        /* The n-grams starting at token t: "t", "t t+1", "t t+1 t+2", ... */
-        h->gram.length = 0;
-        for (int n = 1; n <= h->ngram_max && t + n <= last; n++) {
-            const Span *token = &tokens[t + n - 1];
-            if (reserve(&h->gram, token->length + 1, 1))
-                return -1;
-            unsigned char *gram = h->gram.data;
-            if (n > 1)
-                gram[h->gram.length++] = ' ';
-            memcpy(gram + h->gram.length, text + token->start, (size_t)token->length);
-            h->gram.length += token->length;
+        /* The n-grams starting at token t, "t", "t t+1", "t t+1 t+2", ..., are prefixes of
+           the longest one. Where the text holds it (tokens one space apart) it is hashed in
+           place; otherwise it is built in h->gram. */
+        int longest = (int)(last - t < h->ngram_max ? last - t : h->ngram_max);
+        const unsigned char *gram = text + tokens[t].start;
+        for (int n = 1; n < longest; n++) {
+            Py_ssize_t gap = tokens[t + n - 1].start + tokens[t + n - 1].length;
+            if (tokens[t + n].start != gap + 1 || text[gap] != ' ') {
+                h->gram.length = 0;
+                for (int m = 0; m < longest; m++) {
+                    const Span *token = &tokens[t + m];
+                    if (reserve(&h->gram, token->length + 1, 1))
+                        return -1;
+                    unsigned char *built = h->gram.data;
+                    if (m > 0)
+                        built[h->gram.length++] = ' ';
+                    memcpy(built + h->gram.length, text + token->start, (size_t)token->length);
+                    h->gram.length += token->length;
+                }
+                gram = h->gram.data;
+                break;
+            }
+        }
+        uint32_t hash = 0; /* the seed */
+        Py_ssize_t mixed = 0, length = 0;
+        for (int n = 1; n <= longest; n++) {
+            length += (n > 1) + tokens[t + n - 1].length;
+            for (; mixed + 4 <= length; mixed += 4)
+                hash = murmur_block(hash, gram + mixed);
             if (n >= h->ngram_min)
-                row[count++] = column_of(murmurhash3_32(gram, h->gram.length, 0), h->n_features);
+                row[count++] = column_of(murmur_finish(hash, gram + mixed, length),
+                                         h->n_features, mask);
         }
     }
     h->indices.length += sort_unique(row, h->scratch.data, count, h->key_bits);
@@ -260,13 +282,24 @@ static inline int is_break_space(unsigned char byte)
     return byte == ' ' || byte == '\t' || byte == '\r' || byte == '\v' || byte == '\f';
 }
 
+/* The first position >= from holding `byte`, or length. */
+static inline Py_ssize_t next_byte(const unsigned char *in, Py_ssize_t from, Py_ssize_t length,
+                                   unsigned char byte)
+{
+    if (from >= length)
+        return length;
+    const unsigned char *found = memchr(in + from, byte, (size_t)(length - from));
+    return found ? found - in : length;
+}
+
 /* <br\s*\/?> (white space other than a newline) -> " \x01 ". */
 static int mark_line_breaks(const unsigned char *in, Py_ssize_t length, Vector *out)
 {
     static const unsigned char marker[3] = {' ', SENTENCE_BREAK, ' '};
     Py_ssize_t run = 0;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        if (in[i] == '<' && i + 2 < length && in[i + 1] == 'b' && in[i + 2] == 'r') {
+    for (Py_ssize_t i = next_byte(in, 0, length, '<'); i < length;
+         i = next_byte(in, i + 1, length, '<')) {
+        if (i + 2 < length && in[i + 1] == 'b' && in[i + 2] == 'r') {
             Py_ssize_t j = i + 3;
             while (j < length && is_break_space(in[j]))
                 j++;
@@ -287,35 +320,38 @@ static int mark_line_breaks(const unsigned char *in, Py_ssize_t length, Vector *
 static int drop_tags(const unsigned char *in, Py_ssize_t length, Vector *out)
 {
     Py_ssize_t run = 0;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        if (in[i] == '<') {
-            Py_ssize_t j = i + 1;
-            while (j < length && in[j] != '>' && in[j] != '\n')
-                j++;
-            if (j < length && in[j] == '>') {
-                if (put(out, in + run, i - run) || put(out, " ", 1))
-                    return -1;
-                i = j;
-                run = j + 1;
-            }
+    for (Py_ssize_t i = next_byte(in, 0, length, '<'); i < length;
+         i = next_byte(in, i + 1, length, '<')) {
+        Py_ssize_t j = i + 1;
+        while (j < length && in[j] != '>' && in[j] != '\n')
+            j++;
+        if (j < length && in[j] == '>') {
+            if (put(out, in + run, i - run) || put(out, " ", 1))
+                return -1;
+            i = j;
+            run = j + 1;
         }
     }
     return put(out, in + run, length - run);
 }
 
-/* Every `from` -> `to`, left to right, without overlaps (bytes.replace). */
-static int replace(const unsigned char *in, Py_ssize_t length, const char *from, const char *to,
-                   Vector *out)
+/* Every `from` -> `to`, left to right, without overlaps (bytes.replace). Candidates are
+   found by the byte at `from[anchor]` (the rarest one), and `from` cannot overlap itself. */
+static int replace(const unsigned char *in, Py_ssize_t length, const char *from, int anchor,
+                   const char *to, Vector *out)
 {
     Py_ssize_t from_length = (Py_ssize_t)strlen(from), to_length = (Py_ssize_t)strlen(to);
     Py_ssize_t run = 0;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        if (in[i] == (unsigned char)from[0] && i + from_length <= length &&
-            memcmp(in + i, from, (size_t)from_length) == 0) {
-            if (put(out, in + run, i - run) || put(out, to, to_length))
+    unsigned char key = (unsigned char)from[anchor];
+    for (Py_ssize_t i = next_byte(in, anchor, length, key); i < length;
+         i = next_byte(in, i + 1, length, key)) {
+        Py_ssize_t start = i - anchor;
+        if (start >= run && start + from_length <= length &&
+            memcmp(in + start, from, (size_t)from_length) == 0) {
+            if (put(out, in + run, start - run) || put(out, to, to_length))
                 return -1;
-            i += from_length - 1;
-            run = i + 1;
+            run = start + from_length;
+            i = run - 1;
         }
     }
     return put(out, in + run, length - run);
@@ -386,8 +422,8 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *args)
         if (mark_breaks)
             PASS(mark_line_breaks(from->data, from->length, to));
         PASS(drop_tags(from->data, from->length, to));
-        PASS(replace(from->data, from->length, "\xe2\x80\x99", "'", to));
-        PASS(replace(from->data, from->length, "n't", " not", to));
+        PASS(replace(from->data, from->length, "\xe2\x80\x99", 0, "'", to));
+        PASS(replace(from->data, from->length, "n't", 1, " not", to));
         PASS(mark_emoticons(from->data, from->length, to));
 #undef PASS
     }
@@ -428,9 +464,8 @@ static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     if (!failed)
         ((int32_t *)h.indptr.data)[h.indptr.length++] = 0;
-    for (Py_ssize_t i = 0; !failed && i <= size; i++) {
-        if (i < size && data[i] != '\n')
-            continue;
+    for (Py_ssize_t i = next_byte(data, 0, size, '\n'); !failed && start <= size;
+         i = next_byte(data, i + 1, size, '\n')) {
         if (review == n_reviews) {
             failed = 2;
             break;

@@ -130,19 +130,24 @@ def all_but_last(
         kept.append((review, label))
 
 
-def batches(rows: Iterator[tuple[str, int]], size: int) -> Iterator[tuple[list[str], list[int]]]:
-    """Group rows into lists of at most ``size`` reviews and their labels.
+def batches(
+    rows: Iterator[tuple[str, int]], size: int, first_size: int | None = None
+) -> Iterator[tuple[list[str], list[int]]]:
+    """Group rows into lists of at most ``size`` reviews (the first: ``first_size``) and labels.
 
     >>> list(batches(iter([("a", 1), ("b", 0), ("c", 1)]), 2))
     [(['a', 'b'], [1, 0]), (['c'], [1])]
+    >>> [texts for texts, _ in batches(iter([("a", 1), ("b", 0), ("c", 1)]), 2, first_size=1)]
+    [['a'], ['b', 'c']]
     """
     texts: list[str] = []
     labels: list[int] = []
+    limit = first_size or size
     for review, label in rows:
         texts.append(review)
         labels.append(label)
-        if len(texts) == size:
+        if len(texts) == limit:
             yield texts, labels
-            texts, labels = [], []
+            texts, labels, limit = [], [], size
     if texts:
         yield texts, labels

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
@@ -107,4 +108,16 @@ def make_executor(workers: int) -> Executor:
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(["movieclassifier.featurepool"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # Start the workers now, in the background: the first task would otherwise wait for the
+    # fork server's start (about half a second) while the caller has rows to hand over.
+    threading.Thread(target=_start_workers, args=(pool, workers), daemon=True).start()
+    return pool
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    except RuntimeError:  # the pool was shut down first: nothing to start
+        pass

@@ -43,8 +43,15 @@ class Prediction:
 
 
 def new_classifier(seed: int = 0) -> SGDClassifier:
-    """An untrained classifier with the project's hyper-parameters (not averaging yet)."""
-    return SGDClassifier(loss="log_loss", alpha=ALPHA, average=False, random_state=seed)
+    """An untrained classifier with the project's hyper-parameters (not averaging yet).
+
+    ``shuffle=False``: a step's rows are learned in the file's order (IMDb's rows are in a
+    random order already); reading them in order is a fifth faster than shuffling each step,
+    at the same accuracy (bench/results/train.md).
+    """
+    return SGDClassifier(
+        loss="log_loss", alpha=ALPHA, average=False, random_state=seed, shuffle=False
+    )
 
 
 def average_from_now(classifier: SGDClassifier) -> SGDClassifier:
@@ -81,6 +88,13 @@ def compact(classifier: SGDClassifier) -> SGDClassifier:
                 delattr(classifier, name)
     classifier.set_params(average=False)
     return classifier
+
+
+def _row_probability(weights: np.ndarray, columns: np.ndarray, bias: float) -> float:
+    """P(positive) of one row of binary unit-length features: a row scores the same alone
+    or in a batch (scalars are also faster than numpy's calls for a few rows)."""
+    score = float(weights[columns].sum(dtype=np.float64)) / math.sqrt(len(columns) or 1)
+    return _sigmoid(score + bias)
 
 
 def _sigmoid(score: float) -> float:
@@ -151,17 +165,12 @@ class SentimentModel:
         """
         weights, bias = self._served_weights()
         columns, indptr = text.feature_indices(texts)
-        if len(texts) == 1:  # the web service's usual request: scalars beat numpy's calls
-            count = len(columns)
-            score = float(weights[columns].sum(dtype=np.float64)) / math.sqrt(count or 1)
-            return np.array([_sigmoid(score + float(bias[0]))])
-        running = np.zeros(len(columns) + 1)
-        np.cumsum(weights[columns], dtype=np.float64, out=running[1:])
-        sums = running[indptr[1:]] - running[indptr[:-1]]
-        counts = np.diff(indptr)
-        scale = np.zeros(len(texts))
-        np.divide(1.0, np.sqrt(counts), out=scale, where=counts > 0)
-        return expit(sums * scale + bias)
+        return np.array(
+            [
+                _row_probability(weights, columns[indptr[row] : indptr[row + 1]], float(bias[0]))
+                for row in range(len(texts))
+            ]
+        )
 
     def _prediction(self, positive: float) -> Prediction:
         label_id = 1 if positive >= 0.5 else 0

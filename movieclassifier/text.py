@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 _hashing: ModuleType | None
 try:
@@ -147,6 +149,9 @@ def _analyze_normalized(normalized: str) -> list[str]:
 
 def make_hashing_vectorizer(analyzer: Any = analyze) -> HashingVectorizer:
     """The ``HashingVectorizer`` whose features ``transform`` computes (the reference)."""
+    # Imported here: the hashing workers import this module and need no scikit-learn.
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     return HashingVectorizer(
         analyzer=analyzer,
         n_features=N_FEATURES,

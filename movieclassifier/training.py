@@ -246,7 +246,13 @@ class _Run:
         stop = threading.Event()
         reader = threading.Thread(
             target=self._read,
-            args=(batches(all_but_last(csv_file, kept, holdout), block), kept, hashed, stop),
+            # A small first block: learning starts as soon as the workers are up.
+            args=(
+                batches(all_but_last(csv_file, kept, holdout), block, -(-block // 4)),
+                kept,
+                hashed,
+                stop,
+            ),
             name="csv-reader",
             daemon=True,
         )
