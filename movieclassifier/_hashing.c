@@ -9,7 +9,7 @@
  * column is scikit-learn's: abs(murmurhash3_32(feature, seed 0) as int32) % n_features.
  *
  * Output: a CSR structure as int32 byte strings: the column indices (each row's distinct
- * columns, ascending), the row pointers, and the review of each row. A row is a review or,
+ * columns, in the order first seen), the row pointers, and the review of each row. A row is a review or,
  * for training (min_sentence_tokens > 0), a piece of one: a piece ends after ".", "!" or
  * "?" followed by white space, and at SENTENCE_BREAK; pieces shorter than
  * min_sentence_tokens tokens are dropped, and a review without a long piece is one row.
@@ -80,53 +80,29 @@ static inline uint32_t column_of(uint32_t hash, uint64_t n_features, uint64_t ma
     return (uint32_t)(mask ? magnitude & mask : magnitude % n_features);
 }
 
-/* Sort a row's columns: LSD radix, 8 bits a pass (small count tables beat qsort here). */
-static void radix_sort(uint32_t *values, uint32_t *scratch, Py_ssize_t count, int key_bits)
+/* Drop repeated columns of a row, keeping the first of each, in place; returns the new
+   count. An open-addressing set in `table` (room for 4 * count entries) is cheaper than
+   sorting: scikit-learn's matrices need no order within a row. */
+static Py_ssize_t unique(uint32_t *values, uint32_t *table, Py_ssize_t count)
 {
-    uint32_t counts[256];
-    for (int shift = 0; shift < key_bits; shift += 8) {
-        memset(counts, 0, sizeof counts);
-        for (Py_ssize_t i = 0; i < count; i++)
-            counts[(values[i] >> shift) & 255]++;
-        uint32_t total = 0;
-        for (int b = 0; b < 256; b++) {
-            uint32_t c = counts[b];
-            counts[b] = total;
-            total += c;
-        }
-        for (Py_ssize_t i = 0; i < count; i++)
-            scratch[counts[(values[i] >> shift) & 255]++] = values[i];
-        memcpy(values, scratch, (size_t)count * sizeof *values);
-    }
-}
-
-static Py_ssize_t insertion_sort_unique(uint32_t *values, Py_ssize_t count)
-{
-    for (Py_ssize_t i = 1; i < count; i++) {
-        uint32_t v = values[i];
-        Py_ssize_t j = i;
-        while (j > 0 && values[j - 1] > v) {
-            values[j] = values[j - 1];
-            j--;
-        }
-        values[j] = v;
-    }
+    if (count < 2)
+        return count;
+    int bits = 4;
+    while (((Py_ssize_t)1 << bits) < 2 * count)
+        bits++;
+    uint32_t mask = ((uint32_t)1 << bits) - 1;
+    memset(table, 0, sizeof *table << bits);
     Py_ssize_t kept = 0;
-    for (Py_ssize_t i = 0; i < count; i++)
-        if (kept == 0 || values[kept - 1] != values[i])
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint32_t key = values[i] + 1; /* 0 marks an empty slot */
+        uint32_t slot = (key * 0x9E3779B1u) >> (32 - bits);
+        while (table[slot] && table[slot] != key)
+            slot = (slot + 1) & mask;
+        if (!table[slot]) {
+            table[slot] = key;
             values[kept++] = values[i];
-    return kept;
-}
-
-static Py_ssize_t sort_unique(uint32_t *values, uint32_t *scratch, Py_ssize_t count, int key_bits)
-{
-    if (count < 64)
-        return insertion_sort_unique(values, count);
-    radix_sort(values, scratch, count, key_bits);
-    Py_ssize_t kept = 0;
-    for (Py_ssize_t i = 0; i < count; i++)
-        if (kept == 0 || values[kept - 1] != values[i])
-            values[kept++] = values[i];
+        }
+    }
     return kept;
 }
 
@@ -152,7 +128,7 @@ static int reserve(Vector *vector, Py_ssize_t more, size_t size)
 }
 
 typedef struct {
-    int ngram_min, ngram_max, key_bits;
+    int ngram_min, ngram_max;
     uint64_t n_features;
     int min_sentence_tokens; /* 0: one row per review; else one row per long-enough piece */
     Vector tokens, breaks, indices, indptr, row_review, scratch, gram;
@@ -173,7 +149,7 @@ static int emit_row(Hasher *h, const unsigned char *text, Py_ssize_t first, Py_s
 {
     Py_ssize_t most = (last - first) * (h->ngram_max - h->ngram_min + 1);
     if (reserve(&h->indices, most, sizeof(uint32_t)) ||
-        reserve(&h->scratch, most, sizeof(uint32_t)) ||
+        reserve(&h->scratch, 4 * most + 16, sizeof(uint32_t)) ||
         reserve(&h->indptr, 1, sizeof(int32_t)) || reserve(&h->row_review, 1, sizeof(int32_t)))
         return -1;
     const Span *tokens = h->tokens.data;
@@ -215,7 +191,7 @@ static int emit_row(Hasher *h, const unsigned char *text, Py_ssize_t first, Py_s
                                          h->n_features, mask);
         }
     }
-    h->indices.length += sort_unique(row, h->scratch.data, count, h->key_bits);
+    h->indices.length += unique(row, h->scratch.data, count);
     ((int32_t *)h->indptr.data)[h->indptr.length++] = (int32_t)h->indices.length;
     ((int32_t *)h->row_review.data)[h->row_review.length++] = review;
     return 0;
@@ -455,8 +431,6 @@ static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     h.n_features = n_features;
-    while (h.key_bits < 32 && (1ULL << h.key_bits) < n_features)
-        h.key_bits++;
     const unsigned char *data = buffer.buf;
     Py_ssize_t size = buffer.len, start = 0;
     int32_t review = 0;
@@ -500,7 +474,7 @@ static PyMethodDef methods[] = {
     {"hash_reviews", hash_reviews, METH_VARARGS,
      "hash_reviews(buffer, n_reviews, ngram_min, ngram_max, n_features, min_sentence_tokens)"
      " -> (indices, indptr, row_review)\n\nThe CSR column indices (each row's distinct "
-     "columns, ascending), row pointers and each row's review, as int32 bytes, of "
+     "columns, in the order first seen), row pointers and each row's review, as int32 bytes, of "
      "text.normalize's buffer. With min_sentence_tokens > 0 a row is a piece of a review "
      "with at least that many tokens (the whole review if it has none)."},
     {NULL, NULL, 0, NULL},

@@ -175,7 +175,8 @@ def _matrix(indices: np.ndarray, indptr: np.ndarray, n_rows: int) -> sparse.csr_
 
 
 def feature_indices(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """CSR column indices (each row's distinct columns, ascending) and row pointers."""
+    """CSR column indices (each row's distinct columns, in no particular order) and row
+    pointers: ``HashingVectorizer``'s matrix without the values."""
     if _hashing is None or not texts:
         return _reference_indices(make_hashing_vectorizer(), texts)
     indices, indptr, _ = _hashing.hash_reviews(

@@ -44,7 +44,7 @@ def test_features_are_scikit_learns_hashing_of_the_analyzers_ngrams():
     grams = text.analyze(review)
     assert "wasn not" not in grams and "was not bad" in grams and "!" in grams
     expected = sorted({abs(murmurhash3_32(gram, seed=0)) % text.N_FEATURES for gram in grams})
-    assert features.indices.tolist() == expected
+    assert sorted(features.indices.tolist()) == expected
 
 
 def test_rows_are_binary_and_of_unit_length():
@@ -136,7 +136,7 @@ def _reviews_and_oddities() -> list[str]:
 
 
 def _assert_same_features(ours, reference):
-    reference.sort_indices()
+    ours, reference = ours.sorted_indices(), reference.sorted_indices()
     np.testing.assert_array_equal(ours.indptr, reference.indptr)
     np.testing.assert_array_equal(ours.indices, reference.indices)
     np.testing.assert_allclose(ours.data, reference.data, rtol=1e-6)
