@@ -46,7 +46,7 @@ def new_classifier(seed: int = 0) -> SGDClassifier:
     """An untrained classifier with the project's hyper-parameters (not averaging yet).
 
     ``shuffle=False``: a step's rows are learned in the file's order (IMDb's rows are in a
-    random order already); reading them in order is a fifth faster than shuffling each step,
+    random order already); reading them in order is about 30% faster than shuffling each step,
     at the same accuracy (bench/results/train.md).
     """
     return SGDClassifier(
