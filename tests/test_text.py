@@ -166,3 +166,14 @@ def test_the_c_extension_splits_sentences_exactly_like_the_python_reference():
     np.testing.assert_array_equal(review, expected_review)
     _assert_same_features(features, vectorizer.transform([p.decode() for p in pieces]))
     assert features.shape[0] > len(texts)  # reviews did split into sentences
+
+
+def test_without_the_extension_the_vectorizer_itself_gives_the_same_matrices(monkeypatch):
+    # What a server without a C compiler runs: text.py's fallback, not a stand-in.
+    texts = _reviews_and_oddities()[::10]
+    fast, fast_review = text.transform(texts), text.sentence_features(texts)
+    monkeypatch.setattr(text, "_hashing", None)
+    slow, slow_review = text.transform(texts), text.sentence_features(texts)
+    _assert_same_features(fast, slow)
+    _assert_same_features(fast_review[0], slow_review[0])
+    np.testing.assert_array_equal(fast_review[1], slow_review[1])
