@@ -229,7 +229,8 @@ def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
     summary = (
         f"published version {report.version}: {report.rows_trained} rows trained "
-        f"({_learned_as(report)}, {report.epochs} epochs) in {report.seconds:.1f} s "
+        f"({_learned_as(report)}, {report.epochs} epoch{'s' if report.epochs != 1 else ''}) "
+        f"in {report.seconds:.1f} s "
         f"({report.docs_per_second:,.0f} docs/s); "
         f"hold-out accuracy {accuracy} on {report.holdout_rows} rows"
     )
