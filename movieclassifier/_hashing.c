@@ -24,7 +24,7 @@
 /* text.normalize(..., mark_breaks=True) writes this byte for an HTML line break. */
 #define SENTENCE_BREAK 0x01
 
-enum { SPACE = 0, WORD = 1, SINGLE = 2, END = 3 };
+enum { SPACE = 0, WORD = 1, SINGLE = 2 };
 static unsigned char byte_class[256];
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -129,7 +129,7 @@ static int reserve(Vector *vector, Py_ssize_t more, size_t size)
 
 typedef struct {
     int ngram_min, ngram_max;
-    uint64_t n_features;
+    uint64_t n_features, mask; /* mask: n_features - 1 if a power of two, else 0 */
     int min_sentence_tokens; /* 0: one row per review; else one row per long-enough piece */
     Vector tokens, breaks, indices, indptr, row_review, scratch, gram;
 } Hasher;
@@ -138,9 +138,15 @@ typedef struct {
     Py_ssize_t start, length; /* a token's bytes in the review's line */
 } Span;
 
-static inline int is_space(unsigned char byte)
+/* White space other than a newline (a newline ends a review). */
+static inline int is_inline_space(unsigned char byte)
 {
     return byte == ' ' || byte == '\t' || byte == '\r' || byte == '\v' || byte == '\f';
+}
+
+static PyObject *as_bytes(Vector *vector, size_t size)
+{
+    return PyBytes_FromStringAndSize(vector->data, vector->length * (Py_ssize_t)size);
 }
 
 /* One row: the distinct columns of the n-grams of tokens [first, last) of `text`. */
@@ -154,7 +160,6 @@ static int emit_row(Hasher *h, const unsigned char *text, Py_ssize_t first, Py_s
         return -1;
     const Span *tokens = h->tokens.data;
     uint32_t *row = (uint32_t *)h->indices.data + h->indices.length;
-    uint64_t mask = (h->n_features & (h->n_features - 1)) == 0 ? h->n_features - 1 : 0;
     Py_ssize_t count = 0;
     for (Py_ssize_t t = first; t < last; t++) {
         /* The n-grams starting at token t, "t", "t t+1", "t t+1 t+2", ..., are prefixes of
@@ -188,7 +193,7 @@ static int emit_row(Hasher *h, const unsigned char *text, Py_ssize_t first, Py_s
                 hash = murmur_block(hash, gram + mixed);
             if (n >= h->ngram_min)
                 row[count++] = column_of(murmur_finish(hash, gram + mixed, length),
-                                         h->n_features, mask);
+                                         h->n_features, h->mask);
         }
     }
     h->indices.length += unique(row, h->scratch.data, count);
@@ -221,7 +226,7 @@ static int hash_review(Hasher *h, const unsigned char *text, Py_ssize_t length, 
             tokens[n_tokens++] = (Span){i, 1};
         /* A piece ends after ".", "!" or "?" and white space, and at a marked line break. */
         if (byte == SENTENCE_BREAK || ((byte == '.' || kind == SINGLE) && i + 1 < length &&
-                                       is_space(text[i + 1])))
+                                       is_inline_space(text[i + 1])))
             breaks[n_breaks++] = n_tokens;
         i++;
     }
@@ -240,8 +245,6 @@ static int hash_review(Hasher *h, const unsigned char *text, Py_ssize_t length, 
     return pieces ? 0 : emit_row(h, text, 0, n_tokens, review);
 }
 
-static PyObject *as_bytes(Vector *vector, size_t size);
-
 /* ---- Normalization: text.normalize's regular expressions, pass by pass, in order. ---- */
 
 static int put(Vector *out, const void *bytes, Py_ssize_t count)
@@ -251,11 +254,6 @@ static int put(Vector *out, const void *bytes, Py_ssize_t count)
     memcpy((char *)out->data + out->length, bytes, (size_t)count);
     out->length += count;
     return 0;
-}
-
-static inline int is_break_space(unsigned char byte)
-{
-    return byte == ' ' || byte == '\t' || byte == '\r' || byte == '\v' || byte == '\f';
 }
 
 /* The first position >= from holding `byte`, or length. */
@@ -277,7 +275,7 @@ static int mark_line_breaks(const unsigned char *in, Py_ssize_t length, Vector *
          i = next_byte(in, i + 1, length, '<')) {
         if (i + 2 < length && in[i + 1] == 'b' && in[i + 2] == 'r') {
             Py_ssize_t j = i + 3;
-            while (j < length && is_break_space(in[j]))
+            while (j < length && is_inline_space(in[j]))
                 j++;
             if (j < length && in[j] == '/')
                 j++;
@@ -409,11 +407,6 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *args)
     return result;
 }
 
-static PyObject *as_bytes(Vector *vector, size_t size)
-{
-    return PyBytes_FromStringAndSize(vector->data, vector->length * (Py_ssize_t)size);
-}
-
 static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer buffer;
@@ -431,6 +424,7 @@ static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     h.n_features = n_features;
+    h.mask = (n_features & (n_features - 1)) == 0 ? n_features - 1 : 0;
     const unsigned char *data = buffer.buf;
     Py_ssize_t size = buffer.len, start = 0;
     int32_t review = 0;
@@ -494,6 +488,5 @@ PyMODINIT_FUNC PyInit__hashing(void)
     for (int b = 'a'; b <= 'z'; b++)
         byte_class[b] = byte_class[b - 'a' + 'A'] = WORD;
     byte_class['!'] = byte_class['?'] = SINGLE;
-    byte_class['\n'] = END;
     return PyModule_Create(&module);
 }

@@ -72,9 +72,6 @@ def record_predictions(channel: str, labels: list[str]) -> None:
     """Count classified reviews by channel ("web" or "api") and label."""
     # One increment per label, not per review: in multiprocess mode each one writes to the
     # worker's metrics file, and a batch holds up to MAX_BATCH reviews.
-    if len(labels) == 1:
-        _prediction_counter(channel, labels[0]).inc()
-        return
     for label in set(labels):
         _prediction_counter(channel, label).inc(labels.count(label))
 

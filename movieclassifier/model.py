@@ -165,9 +165,10 @@ class SentimentModel:
         """
         weights, bias = self._served_weights()
         columns, indptr = text.feature_indices(texts)
+        intercept = float(bias[0])
         return np.array(
             [
-                _row_probability(weights, columns[indptr[row] : indptr[row + 1]], float(bias[0]))
+                _row_probability(weights, columns[indptr[row] : indptr[row + 1]], intercept)
                 for row in range(len(texts))
             ]
         )

@@ -181,10 +181,20 @@ def feature_indices(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int32), np.zeros(1, np.int32)
     if _hashing is None:
         return _reference_indices(make_hashing_vectorizer(), texts)
-    indices, indptr, _ = _hashing.hash_reviews(
-        normalize(texts), len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, 0
+    indices, indptr, _ = _hash(normalize(texts), len(texts), min_sentence_tokens=0)
+    return indices, indptr
+
+
+def _hash(
+    data: bytes, n_reviews: int, min_sentence_tokens: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_hashing.hash_reviews`` of a normalized buffer: indices, row pointers, row reviews."""
+    assert _hashing is not None
+    raw = _hashing.hash_reviews(
+        data, n_reviews, NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, min_sentence_tokens
     )
-    return np.frombuffer(indices, np.int32), np.frombuffer(indptr, np.int32)
+    indices, indptr, review = (np.frombuffer(part, np.int32) for part in raw)
+    return indices, indptr, review
 
 
 def _reference_indices(
@@ -208,7 +218,6 @@ def weigh(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
 # model learns from, not the features of a text, so it is not a feature parameter.
 MIN_SENTENCE_TOKENS = 4
 _PIECE_END = re.compile(rb"(?<=[.!?])(?=[ \t\r\x0b\x0c])|" + re.escape(SENTENCE_BREAK))
-_BYTE_TOKEN = re.compile(rb"[A-Za-z0-9\x80-\xff]+|[!?]")
 
 
 def sentence_features(
@@ -233,12 +242,7 @@ def sentence_features(
         vectorizer = make_hashing_vectorizer(_analyze_normalized)
         indices, indptr = _reference_indices(vectorizer, [p.decode("utf-8") for p in pieces])
     else:
-        raw_indices, raw_indptr, raw_review = _hashing.hash_reviews(
-            data, len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, min_tokens
-        )
-        indices = np.frombuffer(raw_indices, np.int32)
-        indptr = np.frombuffer(raw_indptr, np.int32)
-        review = np.frombuffer(raw_review, np.int32)
+        indices, indptr, review = _hash(data, len(texts), min_tokens)
     return _matrix(indices, indptr, len(review)), review
 
 
@@ -262,7 +266,7 @@ def _split_pieces(data: bytes, min_tokens: int) -> tuple[list[bytes], np.ndarray
         kept = [
             piece
             for piece in _PIECE_END.split(line)
-            if len(_BYTE_TOKEN.findall(piece)) >= min_tokens
+            if len(_tokens(piece.decode("utf-8"))) >= min_tokens
         ]
         kept = kept or [line.replace(SENTENCE_BREAK, b" ")]
         pieces.extend(kept)

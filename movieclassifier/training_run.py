@@ -76,9 +76,8 @@ class TrainingRun:
         self.rows_learned = 0
         self.examples_per_epoch = 0
         self.examples_learned = 0
-        # Share of the run's steps learned, and whether the weights are averaged yet.
+        # Share of the run's steps learned.
         self.done = 0.0
-        self.averaging = False
         self.snapshots: list[tuple[int, Path]] | None = [] if curve else None
         self.next_point = 1
         # The hold-out rows and their hashing, set by the reader at the end of the file.
@@ -215,9 +214,8 @@ class TrainingRun:
         first, the run) will be once they are learned."""
         if not self.step:
             return
-        if not self.averaging and self.done >= AVERAGE_START:
+        if not self.model.classifier.average and self.done >= AVERAGE_START:
             average_from_now(self.model.classifier)
-            self.averaging = True
         self.done = fraction / self.epochs if epoch == 0 else fraction
         features = featurepool.stack([x for x, _, _ in self.step])
         labels = np.concatenate([y for _, y, _ in self.step])
@@ -226,7 +224,7 @@ class TrainingRun:
         self.model.learn_features(features, labels)
         self.rows_learned += reviews
         self.examples_learned += len(labels)
-        self._report(epoch, fraction / self.epochs if epoch == 0 else fraction)
+        self._report(epoch, self.done)
         # Curve points of the first epoch, at about every 1/CURVE_POINTS of the file.
         if epoch == 0 and self.snapshots is not None and fraction * CURVE_POINTS >= self.next_point:
             self._snapshot()
