@@ -8,17 +8,21 @@
  * A feature is an n-gram of tokens joined by single spaces, as scikit-learn joins them; its
  * column is scikit-learn's: abs(murmurhash3_32(feature, seed 0) as int32) % n_features.
  *
- * Output: a CSR structure as int32 byte strings: the column indices (each row's distinct
- * columns, in the order first seen), the row pointers, and the review of each row. A row is a review or,
- * for training (min_sentence_tokens > 0), a piece of one: a piece ends after ".", "!" or
- * "?" followed by white space, and at SENTENCE_BREAK; pieces shorter than
- * min_sentence_tokens tokens are dropped, and a review without a long piece is one row.
+ * Output of hash_reviews: a CSR structure as int32 byte strings: the column indices (each
+ * row's distinct columns, in the order first seen), the row pointers, and the review of each
+ * row. A row is a review or, for training (min_sentence_tokens > 0), a piece of one: a piece
+ * ends after ".", "!" or "?" followed by white space, and at SENTENCE_BREAK; pieces shorter
+ * than min_sentence_tokens tokens are dropped, and a review without a long piece is one row.
+ *
+ * Output of score_reviews: each review's dot product with a weight vector, computed from its
+ * row without building the matrix; the web service's way to score a few reviews.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #define MAX_NGRAM 8
 /* text.normalize(..., mark_breaks=True) writes this byte for an HTML line break. */
@@ -407,6 +411,61 @@ static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *args)
     return result;
 }
 
+/* Check the n-gram range, feature count and review count, and finish setting up `h`; 0, or
+   -1 with an error set. */
+static int hasher_setup(Hasher *h, Py_ssize_t n_reviews, unsigned long long n_features)
+{
+    if (h->ngram_min < 1 || h->ngram_max < h->ngram_min || h->ngram_max > MAX_NGRAM ||
+        n_features < 1 || n_features > ((unsigned long long)1 << 31) || n_reviews < 0 ||
+        h->min_sentence_tokens < 0) {
+        PyErr_SetString(PyExc_ValueError, "bad n-gram range, feature count or review count");
+        return -1;
+    }
+    h->n_features = n_features;
+    h->mask = (n_features & (n_features - 1)) == 0 ? n_features - 1 : 0;
+    return 0;
+}
+
+/* The rows of every review of the buffer into h; 0, 1 when out of memory, 2 when the buffer
+   holds more lines than reviews. Call without the GIL. */
+static int hash_buffer(Hasher *h, const unsigned char *data, Py_ssize_t size, Py_ssize_t n_reviews)
+{
+    Py_ssize_t start = 0;
+    int32_t review = 0;
+    if (reserve(&h->indptr, 1, sizeof(int32_t)))
+        return 1;
+    ((int32_t *)h->indptr.data)[h->indptr.length++] = 0;
+    for (Py_ssize_t i = next_byte(data, 0, size, '\n'); start <= size;
+         i = next_byte(data, i + 1, size, '\n')) {
+        if (review == n_reviews)
+            return 2;
+        if (hash_review(h, data + start, i - start, review++))
+            return 1;
+        start = i + 1;
+    }
+    /* An empty buffer is one empty review; fewer lines than reviews would be more empties. */
+    while (review < n_reviews)
+        if (hash_review(h, data, 0, review++))
+            return 1;
+    return 0;
+}
+
+static PyObject *hash_failed(int failed)
+{
+    if (failed == 2)
+        PyErr_SetString(PyExc_ValueError, "the buffer holds more lines than reviews");
+    else
+        PyErr_NoMemory();
+    return NULL;
+}
+
+static void hasher_free(Hasher *h)
+{
+    PyMem_RawFree(h->tokens.data), PyMem_RawFree(h->breaks.data), PyMem_RawFree(h->indices.data);
+    PyMem_RawFree(h->indptr.data), PyMem_RawFree(h->row_review.data);
+    PyMem_RawFree(h->scratch.data), PyMem_RawFree(h->gram.data);
+}
+
 static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer buffer;
@@ -416,47 +475,82 @@ static PyObject *hash_reviews(PyObject *Py_UNUSED(self), PyObject *args)
     if (!PyArg_ParseTuple(args, "y*niiKi", &buffer, &n_reviews, &h.ngram_min, &h.ngram_max,
                           &n_features, &h.min_sentence_tokens))
         return NULL;
-    if (h.ngram_min < 1 || h.ngram_max < h.ngram_min || h.ngram_max > MAX_NGRAM ||
-        n_features < 1 || n_features > ((unsigned long long)1 << 31) || n_reviews < 0 ||
-        h.min_sentence_tokens < 0) {
+    if (hasher_setup(&h, n_reviews, n_features)) {
         PyBuffer_Release(&buffer);
-        PyErr_SetString(PyExc_ValueError, "bad n-gram range, feature count or review count");
         return NULL;
     }
-    h.n_features = n_features;
-    h.mask = (n_features & (n_features - 1)) == 0 ? n_features - 1 : 0;
-    const unsigned char *data = buffer.buf;
-    Py_ssize_t size = buffer.len, start = 0;
-    int32_t review = 0;
-    int failed = reserve(&h.indptr, 1, sizeof(int32_t));
+    int failed;
     Py_BEGIN_ALLOW_THREADS
-    if (!failed)
-        ((int32_t *)h.indptr.data)[h.indptr.length++] = 0;
-    for (Py_ssize_t i = next_byte(data, 0, size, '\n'); !failed && start <= size;
-         i = next_byte(data, i + 1, size, '\n')) {
-        if (review == n_reviews) {
-            failed = 2;
-            break;
-        }
-        failed = hash_review(&h, data + start, i - start, review++);
-        start = i + 1;
-    }
-    /* An empty buffer is one empty review; fewer lines than reviews would be more empties. */
-    while (!failed && review < n_reviews)
-        failed = hash_review(&h, data, 0, review++);
+    failed = hash_buffer(&h, buffer.buf, buffer.len, n_reviews);
     Py_END_ALLOW_THREADS
-    PyObject *result = NULL;
-    if (failed == 2)
-        PyErr_SetString(PyExc_ValueError, "the buffer holds more lines than reviews");
-    else if (failed)
-        PyErr_NoMemory();
+    PyObject *result = failed ? hash_failed(failed)
+                              : Py_BuildValue("(NNN)", as_bytes(&h.indices, sizeof(uint32_t)),
+                                              as_bytes(&h.indptr, sizeof(int32_t)),
+                                              as_bytes(&h.row_review, sizeof(int32_t)));
+    hasher_free(&h);
+    PyBuffer_Release(&buffer);
+    return result;
+}
+
+/* A review's score: the sum of its distinct columns' weights (in float64, in the order the
+   columns were first seen) over the square root of their number, that is the dot product
+   of the weights with its binary, unit-length row. 0 for a review without features. */
+static double row_score(const uint32_t *columns, Py_ssize_t count, const void *weights,
+                        int single)
+{
+    double sum = 0.0;
+    if (single)
+        for (Py_ssize_t i = 0; i < count; i++)
+            sum += ((const float *)weights)[columns[i]];
     else
-        result = Py_BuildValue("(NNN)", as_bytes(&h.indices, sizeof(uint32_t)),
-                               as_bytes(&h.indptr, sizeof(int32_t)),
-                               as_bytes(&h.row_review, sizeof(int32_t)));
-    PyMem_RawFree(h.tokens.data), PyMem_RawFree(h.breaks.data), PyMem_RawFree(h.indices.data);
-    PyMem_RawFree(h.indptr.data), PyMem_RawFree(h.row_review.data);
-    PyMem_RawFree(h.scratch.data), PyMem_RawFree(h.gram.data), PyBuffer_Release(&buffer);
+        for (Py_ssize_t i = 0; i < count; i++)
+            sum += ((const double *)weights)[columns[i]];
+    return count ? sum / sqrt((double)count) : 0.0;
+}
+
+static PyObject *score_reviews(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer buffer;
+    PyObject *weights_object;
+    Py_ssize_t n_reviews;
+    Hasher h = {0};
+    unsigned long long n_features;
+    if (!PyArg_ParseTuple(args, "y*niiKO", &buffer, &n_reviews, &h.ngram_min, &h.ngram_max,
+                          &n_features, &weights_object))
+        return NULL;
+    Py_buffer weights;
+    if (PyObject_GetBuffer(weights_object, &weights, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)) {
+        PyBuffer_Release(&buffer);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int single = weights.format && strcmp(weights.format, "f") == 0;
+    int twice = weights.format && strcmp(weights.format, "d") == 0;
+    if (!single && !twice)
+        PyErr_SetString(PyExc_TypeError, "weights must be a float32 or float64 buffer");
+    else if ((unsigned long long)(weights.len / weights.itemsize) != n_features)
+        PyErr_SetString(PyExc_ValueError, "weights must hold n_features values");
+    else if (!hasher_setup(&h, n_reviews, n_features)) {
+        int failed;
+        Py_BEGIN_ALLOW_THREADS
+        failed = hash_buffer(&h, buffer.buf, buffer.len, n_reviews);
+        Py_END_ALLOW_THREADS
+        result = failed ? hash_failed(failed) : PyList_New(n_reviews);
+        const int32_t *indptr = h.indptr.data;
+        const uint32_t *indices = h.indices.data;
+        for (Py_ssize_t row = 0; result && row < n_reviews; row++) {
+            double score = row_score(indices + indptr[row], indptr[row + 1] - indptr[row],
+                                     weights.buf, single);
+            PyObject *value = PyFloat_FromDouble(score);
+            if (!value)
+                Py_CLEAR(result);
+            else
+                PyList_SET_ITEM(result, row, value);
+        }
+    }
+    hasher_free(&h);
+    PyBuffer_Release(&weights);
+    PyBuffer_Release(&buffer);
     return result;
 }
 
@@ -471,6 +565,12 @@ static PyMethodDef methods[] = {
      "columns, in the order first seen), row pointers and each row's review, as int32 bytes, of "
      "text.normalize's buffer. With min_sentence_tokens > 0 a row is a piece of a review "
      "with at least that many tokens (the whole review if it has none)."},
+    {"score_reviews", score_reviews, METH_VARARGS,
+     "score_reviews(buffer, n_reviews, ngram_min, ngram_max, n_features, weights) -> list\n\n"
+     "Each review's dot product of the weights (a float32 or float64 buffer of n_features "
+     "values) with its row of binary, unit-length features: hash_reviews with one row per "
+     "review, each row's distinct columns summed in float64 over the square root of their "
+     "number (0.0 for a review without features)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -177,3 +177,26 @@ def test_without_the_extension_the_vectorizer_itself_gives_the_same_matrices(mon
     _assert_same_features(fast, slow)
     _assert_same_features(fast_review[0], slow_review[0])
     np.testing.assert_array_equal(fast_review[1], slow_review[1])
+
+
+@pytest.mark.skipif(text._hashing is None, reason="the C extension is not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_feature_scores_are_each_rows_dot_product_with_the_weights(monkeypatch, dtype):
+    texts = [*_reviews_and_oddities()[::5], ""]
+    weights = np.random.default_rng(0).normal(size=text.N_FEATURES).astype(dtype)
+    matrix = text.make_hashing_vectorizer().transform(texts).astype(np.float64)
+    expected = matrix @ weights.astype(np.float64)
+    scores = text.feature_scores(texts, weights)
+    assert len(scores) == len(texts) and scores[-1] == 0.0
+    # The matrix holds 1/sqrt(n) rounded to float32; the scores divide in float64.
+    np.testing.assert_allclose(scores, expected, rtol=1e-6, atol=1e-9)
+    monkeypatch.setattr(text, "_hashing", None)
+    np.testing.assert_allclose(text.feature_scores(texts, weights), scores, rtol=1e-12)
+
+
+@pytest.mark.skipif(text._hashing is None, reason="the C extension is not built")
+def test_feature_scores_refuse_weights_of_another_type_or_length():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        text.feature_scores(["a fine film"], np.zeros(text.N_FEATURES, np.int32))
+    with pytest.raises(ValueError, match="n_features"):
+        text.feature_scores(["a fine film"], np.zeros(text.N_FEATURES - 1, np.float32))
