@@ -14,8 +14,9 @@
  * ends after ".", "!" or "?" followed by white space, and at SENTENCE_BREAK; pieces shorter
  * than min_sentence_tokens tokens are dropped, and a review without a long piece is one row.
  *
- * Output of score_reviews: each review's dot product with a weight vector, computed from its
- * row without building the matrix; the web service's way to score a few reviews.
+ * Output of score_texts: each review's dot product with a weight vector, computed from its
+ * row without building the matrix or joining the reviews; the web service's way to score a
+ * few reviews.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -374,39 +375,56 @@ static int mark_emoticons(const unsigned char *in, Py_ssize_t length, Vector *ou
     return put(out, in + run, length - run);
 }
 
-static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *args)
+/* text.normalize's passes over `in` (one review or many, one per line), with every newline
+   made a space when `newline_is_space` (a review's own line breaks, for one review); `a` and
+   `b` are the two work vectors, and `*result` is set to the one holding the text. 0, or -1
+   when out of memory. Needs no GIL. */
+static int normalize_into(const unsigned char *in, Py_ssize_t length, int mark_breaks,
+                          int newline_is_space, Vector *a, Vector *b, Vector **result)
 {
-    Py_buffer buffer;
-    int mark_breaks;
-    if (!PyArg_ParseTuple(args, "y*p", &buffer, &mark_breaks))
-        return NULL;
-    Vector a = {0}, b = {0};
+    Vector *from = a, *to = b, *swap;
+    a->length = b->length = 0;
+    if (reserve(a, length + 1, 1) || reserve(b, length + 1, 1))
+        return -1;
+    unsigned char *lower = a->data;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        unsigned char byte = in[i];
+        lower[i] = byte >= 'A' && byte <= 'Z' ? byte + ('a' - 'A')
+                   : byte == '\n' && newline_is_space ? ' '
+                                                      : byte;
+    }
+    a->length = length;
+    int failed = 0;
     /* Each pass reads one vector and writes the other; `from` holds the latest text. */
-    Vector *from = &a, *to = &b, *swap;
-    int failed = reserve(&a, buffer.len + 1, 1) || reserve(&b, buffer.len + 1, 1);
-    Py_BEGIN_ALLOW_THREADS
-    if (!failed) {
-        unsigned char *lower = a.data;
-        const unsigned char *in = buffer.buf;
-        for (Py_ssize_t i = 0; i < buffer.len; i++)
-            lower[i] = in[i] >= 'A' && in[i] <= 'Z' ? in[i] + ('a' - 'A') : in[i];
-        a.length = buffer.len;
 #define PASS(call)                                                                             \
     if (!failed) {                                                                             \
         to->length = 0;                                                                        \
         failed = call;                                                                         \
         swap = from, from = to, to = swap;                                                     \
     }
-        if (mark_breaks)
-            PASS(mark_line_breaks(from->data, from->length, to));
-        PASS(drop_tags(from->data, from->length, to));
-        PASS(replace(from->data, from->length, "\xe2\x80\x99", 0, "'", to));
-        PASS(replace(from->data, from->length, "n't", 1, " not", to));
-        PASS(mark_emoticons(from->data, from->length, to));
+    if (mark_breaks)
+        PASS(mark_line_breaks(from->data, from->length, to));
+    PASS(drop_tags(from->data, from->length, to));
+    PASS(replace(from->data, from->length, "\xe2\x80\x99", 0, "'", to));
+    PASS(replace(from->data, from->length, "n't", 1, " not", to));
+    PASS(mark_emoticons(from->data, from->length, to));
 #undef PASS
-    }
+    *result = from;
+    return failed;
+}
+
+static PyObject *normalize(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer buffer;
+    int mark_breaks;
+    if (!PyArg_ParseTuple(args, "y*p", &buffer, &mark_breaks))
+        return NULL;
+    Vector a = {0}, b = {0}, *normalized = NULL;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = normalize_into(buffer.buf, buffer.len, mark_breaks, 0, &a, &b, &normalized);
     Py_END_ALLOW_THREADS
-    PyObject *result = failed ? PyErr_NoMemory() : as_bytes(from, 1);
+    PyObject *result = failed ? PyErr_NoMemory() : as_bytes(normalized, 1);
     PyMem_RawFree(a.data), PyMem_RawFree(b.data), PyBuffer_Release(&buffer);
     return result;
 }
@@ -508,49 +526,88 @@ static double row_score(const uint32_t *columns, Py_ssize_t count, const void *w
     return count ? sum / sqrt((double)count) : 0.0;
 }
 
-static PyObject *score_reviews(PyObject *Py_UNUSED(self), PyObject *args)
+/* The UTF-8 bytes of a str, as str.encode("utf-8", "replace"): a new reference to keep
+   while `*bytes` is used (the str itself when it can give them without a copy), or NULL. */
+static PyObject *utf8_of(PyObject *text, const char **bytes, Py_ssize_t *length)
 {
-    Py_buffer buffer;
-    PyObject *weights_object;
-    Py_ssize_t n_reviews;
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "reviews must be str, not %.80s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+    *bytes = PyUnicode_AsUTF8AndSize(text, length);
+    if (*bytes) {
+        Py_INCREF(text);
+        return text;
+    }
+    PyErr_Clear(); /* an unpaired surrogate: replaced by "?" */
+    PyObject *encoded = PyUnicode_AsEncodedString(text, "utf-8", "replace");
+    if (encoded) {
+        *bytes = PyBytes_AS_STRING(encoded);
+        *length = PyBytes_GET_SIZE(encoded);
+    }
+    return encoded;
+}
+
+static PyObject *score_texts(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *texts_object, *weights_object;
     Hasher h = {0};
     unsigned long long n_features;
-    if (!PyArg_ParseTuple(args, "y*niiKO", &buffer, &n_reviews, &h.ngram_min, &h.ngram_max,
-                          &n_features, &weights_object))
+    if (!PyArg_ParseTuple(args, "OiiKO", &texts_object, &h.ngram_min, &h.ngram_max, &n_features,
+                          &weights_object))
+        return NULL;
+    PyObject *texts = PySequence_Fast(texts_object, "texts must be a sequence of str");
+    if (!texts)
         return NULL;
     Py_buffer weights;
     if (PyObject_GetBuffer(weights_object, &weights, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)) {
-        PyBuffer_Release(&buffer);
+        Py_DECREF(texts);
         return NULL;
     }
-    PyObject *result = NULL;
+    Py_ssize_t n_texts = PySequence_Fast_GET_SIZE(texts);
     int single = weights.format && strcmp(weights.format, "f") == 0;
     int twice = weights.format && strcmp(weights.format, "d") == 0;
+    PyObject *result = NULL;
     if (!single && !twice)
         PyErr_SetString(PyExc_TypeError, "weights must be a float32 or float64 buffer");
     else if ((unsigned long long)(weights.len / weights.itemsize) != n_features)
         PyErr_SetString(PyExc_ValueError, "weights must hold n_features values");
-    else if (!hasher_setup(&h, n_reviews, n_features)) {
-        int failed;
-        Py_BEGIN_ALLOW_THREADS
-        failed = hash_buffer(&h, buffer.buf, buffer.len, n_reviews);
-        Py_END_ALLOW_THREADS
-        result = failed ? hash_failed(failed) : PyList_New(n_reviews);
-        const int32_t *indptr = h.indptr.data;
-        const uint32_t *indices = h.indices.data;
-        for (Py_ssize_t row = 0; result && row < n_reviews; row++) {
-            double score = row_score(indices + indptr[row], indptr[row + 1] - indptr[row],
-                                     weights.buf, single);
-            PyObject *value = PyFloat_FromDouble(score);
-            if (!value)
-                Py_CLEAR(result);
-            else
-                PyList_SET_ITEM(result, row, value);
+    else if (!hasher_setup(&h, n_texts, n_features))
+        result = PyList_New(n_texts);
+    Vector a = {0}, b = {0}, *normalized;
+    for (Py_ssize_t i = 0; result && i < n_texts; i++) {
+        const char *bytes;
+        Py_ssize_t length;
+        PyObject *keep = utf8_of(PySequence_Fast_GET_ITEM(texts, i), &bytes, &length);
+        if (!keep) {
+            Py_CLEAR(result);
+            break;
         }
+        /* One review at a time: its row is the only one in h. */
+        h.indices.length = h.indptr.length = h.row_review.length = 0;
+        int failed = normalize_into((const unsigned char *)bytes, length, 0, 1, &a, &b,
+                                    &normalized) ||
+                     reserve(&h.indptr, 1, sizeof(int32_t));
+        Py_DECREF(keep);
+        if (!failed) {
+            ((int32_t *)h.indptr.data)[h.indptr.length++] = 0;
+            failed = hash_review(&h, normalized->data, normalized->length, 0);
+        }
+        PyObject *value = NULL;
+        if (failed)
+            PyErr_NoMemory();
+        else
+            value = PyFloat_FromDouble(row_score(h.indices.data, h.indices.length, weights.buf,
+                                                 single));
+        if (!value)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, i, value);
     }
+    PyMem_RawFree(a.data), PyMem_RawFree(b.data);
     hasher_free(&h);
     PyBuffer_Release(&weights);
-    PyBuffer_Release(&buffer);
+    Py_DECREF(texts);
     return result;
 }
 
@@ -565,12 +622,12 @@ static PyMethodDef methods[] = {
      "columns, in the order first seen), row pointers and each row's review, as int32 bytes, of "
      "text.normalize's buffer. With min_sentence_tokens > 0 a row is a piece of a review "
      "with at least that many tokens (the whole review if it has none)."},
-    {"score_reviews", score_reviews, METH_VARARGS,
-     "score_reviews(buffer, n_reviews, ngram_min, ngram_max, n_features, weights) -> list\n\n"
+    {"score_texts", score_texts, METH_VARARGS,
+     "score_texts(texts, ngram_min, ngram_max, n_features, weights) -> list\n\n"
      "Each review's dot product of the weights (a float32 or float64 buffer of n_features "
-     "values) with its row of binary, unit-length features: hash_reviews with one row per "
-     "review, each row's distinct columns summed in float64 over the square root of their "
-     "number (0.0 for a review without features)."},
+     "values) with its row of binary, unit-length features: text.normalize and hash_reviews "
+     "review by review, from the str (no joined buffer), each row's distinct columns summed "
+     "in float64 over the square root of their number (0.0 for a review without features)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,5 +1,9 @@
 # Types of the C extension built from _hashing.c (see text.py).
 
+from collections.abc import Sequence
+
+from typing_extensions import Buffer
+
 def normalize(buffer: bytes, mark_breaks: bool, /) -> bytes: ...
 def hash_reviews(
     buffer: bytes,
@@ -10,3 +14,11 @@ def hash_reviews(
     min_sentence_tokens: int,
     /,
 ) -> tuple[bytes, bytes, bytes]: ...
+def score_texts(
+    texts: Sequence[str],
+    ngram_min: int,
+    ngram_max: int,
+    n_features: int,
+    weights: Buffer,
+    /,
+) -> list[float]: ...

@@ -192,16 +192,17 @@ def feature_scores(texts: Sequence[str], weights: np.ndarray) -> list[float]:
 
     ``vectorize(texts) @ weights`` without the matrix: a row's values are equal (binary, unit
     length), so its product is the sum of its distinct columns' weights over the square root
-    of their number, summed in float64. In C, one call hashes and sums, which makes it the
-    cheapest way to score the single reviews of the web service.
+    of their number, summed in float64. In C, one call normalizes, hashes and sums review
+    by review, straight from the strings: the cheapest way to score the single reviews of
+    the web service.
     """
     if not texts:
         return []
     if _hashing is None:
         indices, indptr = feature_indices(texts)
         return [_row_score(weights, indices[start:end]) for start, end in pairwise(indptr)]
-    return _hashing.score_reviews(  # type: ignore[no-any-return]
-        normalize(texts), len(texts), NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, weights
+    return _hashing.score_texts(  # type: ignore[no-any-return]
+        texts, NGRAM_RANGE[0], NGRAM_RANGE[1], N_FEATURES, weights
     )
 
 
