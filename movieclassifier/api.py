@@ -142,22 +142,23 @@ def reviews_from(body: dict[str, Any], settings: Settings) -> list[str]:
     """
     if ("review" in body) == ("reviews" in body):
         raise BadRequest("give exactly one of 'review' (a string) or 'reviews' (an array)")
-    if "review" in body:
+    single = "review" in body
+    if single:
         reviews = [_expect(body, "review", str, "a string")]
-        names = ["review"]
     else:
         reviews = _expect(body, "reviews", list, "an array of strings")
         if not 1 <= len(reviews) <= settings.max_batch:
             raise BadRequest(
                 f"'reviews' must hold 1 to {settings.max_batch} reviews, got {len(reviews)}"
             )
-        names = [f"reviews[{i}]" for i in range(len(reviews))]
-    for name, review in zip(names, reviews, strict=True):
+    for index, review in enumerate(reviews):
+        if isinstance(review, str) and check_review(review, settings) is None:
+            continue
+        # The field's name is spelled out for the message only, not for every review.
+        name = "review" if single else f"reviews[{index}]"
         if not isinstance(review, str):
             raise BadRequest(f"'{name}' must be a string, got {json_type(review)}")
-        problem = check_review(review, settings, name)
-        if problem:
-            raise BadRequest(problem)
+        raise BadRequest(str(check_review(review, settings, name)))
     return reviews
 
 
