@@ -32,6 +32,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = REPO_ROOT / "data" / "movie_data.csv.gz"
@@ -100,6 +101,46 @@ def wrk(url: str, body: dict, clients: int, seconds: int, tmp: Path) -> dict[str
         raise RuntimeError(f"wrk saw error answers:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     return {"rps": rps, "p50": _percentile(output, "50"), "p99": _percentile(output, "99")}
+
+
+def gunicorn_workers(url: str) -> list[int]:
+    """PIDs of the workers of the gunicorn serving ``url``: processes whose environment has
+    its PORT and whose parent (the master) has it too (Linux /proc)."""
+    port = f"PORT={urlsplit(url).port}".encode()
+
+    def serves(pid: str) -> bool:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            return port in environ and b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            return False
+
+    def parent(pid: str) -> str:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            return "0"
+
+    pids = [pid for pid in os.listdir("/proc") if pid.isdigit()]
+    return [int(pid) for pid in pids if serves(pid) and serves(parent(pid))]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_with_cpu(url: str, body: dict, clients: int, seconds: int, tmp: Path) -> dict[str, float]:
+    """``wrk``, plus the workers' CPU time per request (µs) over the run."""
+    workers = gunicorn_workers(url)
+    before = cpu_seconds(workers)
+    run = wrk(url, body, clients, seconds, tmp)
+    run["cpu_us"] = (cpu_seconds(workers) - before) / (run["rps"] * seconds) * 1e6
+    return run
 
 
 def _percentile(output: str, which: str) -> float:
@@ -219,7 +260,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
                 rate = in_process_rate(model, [typical], min(seconds, 2))
                 inproc["single"] = max(inproc["single"], rate)
                 for name, target in (("bare", bare), ("predict", url)):
-                    _keep_best(runs, (name, clients), wrk(target, single, clients, seconds, tmp))
+                    run = wrk_with_cpu(target, single, clients, seconds, tmp)
+                    _keep_best(runs, (name, clients), run)
         for clients in (1, 2):
             for _ in range(args.rounds):
                 # In-process and over HTTP back to back, so both see the same machine load.
@@ -266,17 +308,20 @@ def report(results: dict, command: str) -> str:
         "## Single review: predict API against a bare Flask endpoint (fixed JSON)",
         "",
         "| clients | bare req/s | bare p50 / p99 ms | predict req/s | predict p50 / p99 ms "
-        "| ratio |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ratio | worker CPU per request, bare / predict |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for clients in CONCURRENCY:
         bare, api = runs[("bare", clients)], runs[("predict", clients)]
         lines.append(
             f"| {clients} | {bare['rps']:,.0f} | {bare['p50']:.2f} / {bare['p99']:.2f} | "
             f"{api['rps']:,.0f} | {api['p50']:.2f} / {api['p99']:.2f} | "
-            f"**{api['rps'] / bare['rps']:.2f}** |"
+            f"**{api['rps'] / bare['rps']:.2f}** | {bare['cpu_us']:.0f} / {api['cpu_us']:.0f} µs |"
         )
     lines += [
+        "",
+        "Worker CPU per request: `utime + stime` of both gunicorn workers (`/proc`) over the "
+        "kept run, divided by the requests it served.",
         "",
         f"In-process `model.predict([review])`: {inproc['single']:,.0f} calls/s on one core "
         "(best of the runs made between the rows above).",
