@@ -444,15 +444,25 @@ static int hasher_setup(Hasher *h, Py_ssize_t n_reviews, unsigned long long n_fe
     return 0;
 }
 
+/* Empty h's rows, keeping their memory: the row pointers start at 0. 0, or 1 when out of
+   memory. */
+static int clear_rows(Hasher *h)
+{
+    h->indices.length = h->indptr.length = h->row_review.length = 0;
+    if (reserve(&h->indptr, 1, sizeof(int32_t)))
+        return 1;
+    ((int32_t *)h->indptr.data)[h->indptr.length++] = 0;
+    return 0;
+}
+
 /* The rows of every review of the buffer into h; 0, 1 when out of memory, 2 when the buffer
    holds more lines than reviews. Call without the GIL. */
 static int hash_buffer(Hasher *h, const unsigned char *data, Py_ssize_t size, Py_ssize_t n_reviews)
 {
     Py_ssize_t start = 0;
     int32_t review = 0;
-    if (reserve(&h->indptr, 1, sizeof(int32_t)))
+    if (clear_rows(h))
         return 1;
-    ((int32_t *)h->indptr.data)[h->indptr.length++] = 0;
     for (Py_ssize_t i = next_byte(data, 0, size, '\n'); start <= size;
          i = next_byte(data, i + 1, size, '\n')) {
         if (review == n_reviews)
@@ -584,15 +594,10 @@ static PyObject *score_texts(PyObject *Py_UNUSED(self), PyObject *args)
             break;
         }
         /* One review at a time: its row is the only one in h. */
-        h.indices.length = h.indptr.length = h.row_review.length = 0;
         int failed = normalize_into((const unsigned char *)bytes, length, 0, 1, &a, &b,
                                     &normalized) ||
-                     reserve(&h.indptr, 1, sizeof(int32_t));
+                     clear_rows(&h) || hash_review(&h, normalized->data, normalized->length, 0);
         Py_DECREF(keep);
-        if (!failed) {
-            ((int32_t *)h.indptr.data)[h.indptr.length++] = 0;
-            failed = hash_review(&h, normalized->data, normalized->length, 0);
-        }
         PyObject *value = NULL;
         if (failed)
             PyErr_NoMemory();

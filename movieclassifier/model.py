@@ -116,9 +116,8 @@ class SentimentModel:
         self.version = version
         self.samples_seen = samples_seen
         self._vectorizer = text.make_vectorizer()
-        self._weights: np.ndarray | None = None
-        self._bias = np.zeros(1)
-        self._scoring: tuple[np.ndarray | None, float] = (None, 0.0)
+        # The served weights, derived from the classifier once and again after learning.
+        self._served: tuple[np.ndarray, np.ndarray, float] | None = None
 
     def vectorize(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Features of each review, one row each."""
@@ -131,15 +130,17 @@ class SentimentModel:
         product and a sigmoid, without scikit-learn's per-call input validation, which is
         most of the cost of one prediction.
         """
-        weights, bias = self._served_weights()
+        weights, bias, _ = self._served_weights()
         return expit(features @ weights + bias)
 
-    def _served_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._weights is None:
-            self._weights = np.ascontiguousarray(self.classifier.coef_.ravel())
-            # A float64 array, as scikit-learn adds it: float32 scores become float64.
-            self._bias = np.asarray(self.classifier.intercept_, dtype=np.float64)
-        return self._weights, self._bias
+    def _served_weights(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The weights as one contiguous vector, the bias as a float64 array (as
+        scikit-learn adds it: float32 scores become float64) and as a float."""
+        if self._served is None:
+            weights = np.ascontiguousarray(self.classifier.coef_.ravel())
+            bias = np.asarray(self.classifier.intercept_, dtype=np.float64)
+            self._served = (weights, bias, float(bias[0]))
+        return self._served
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label and probability for each review; never changes the model.
@@ -150,11 +151,7 @@ class SentimentModel:
         batch. The sums run in float64: they differ from the float32 matrix product of
         ``positive_probabilities`` by about 1e-6 (a test checks the two agree).
         """
-        weights, intercept = self._scoring
-        if weights is None:
-            weights, bias = self._served_weights()
-            intercept = float(bias[0])
-            self._scoring = (weights, intercept)
+        weights, _, intercept = self._served_weights()
         version = self.version
         predictions = []
         # One loop without calls per review: a batch of MAX_BATCH pays it MAX_BATCH times.
@@ -186,8 +183,7 @@ class SentimentModel:
             features, np.asarray(labels), classes=CLASSES, sample_weight=sample_weight
         )
         self.samples_seen += features.shape[0]
-        self._weights = None
-        self._scoring = (None, 0.0)
+        self._served = None
 
     def accuracy(self, texts: Sequence[str], labels: Sequence[int]) -> float:
         """Share of ``texts`` whose predicted label is the given one."""

@@ -196,8 +196,6 @@ def feature_scores(texts: Sequence[str], weights: np.ndarray) -> list[float]:
     by review, straight from the strings: the cheapest way to score the single reviews of
     the web service.
     """
-    if not texts:
-        return []
     if _hashing is None:
         indices, indptr = feature_indices(texts)
         return [_row_score(weights, indices[start:end]) for start, end in pairwise(indptr)]
