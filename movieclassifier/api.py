@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
@@ -35,15 +37,32 @@ JSON_TYPES = {
 }
 
 
-# The bytes Flask's ``jsonify`` writes outside debug mode (keys sorted, compact, ASCII), from
-# an encoder built once: ``json.dumps`` with options builds a new ``JSONEncoder`` per call,
-# and with the provider's layers that was about 4 µs of a predict request.
-_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-
-
 def json_response(document: dict[str, Any]) -> Response:
-    """``jsonify(document)`` for plain JSON values (no dates, no dataclasses), cheaper."""
-    return Response(_encode(document) + "\n", content_type="application/json")
+    """``jsonify(document)`` for plain JSON values (no dates, no dataclasses), by orjson.
+
+    The same document as Flask writes outside debug mode (keys sorted, compact), in a tenth
+    of the time: ``json``'s encoder took about 110 µs for a batch's 100 predictions, most
+    of it writing the floats. orjson writes non-ASCII characters as UTF-8 rather than
+    ``\\u`` escapes, which is the same JSON.
+    """
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
+        content_type="application/json",
+    )
+
+
+def loads_fast(data: bytes) -> Any:
+    """``json.loads(data)`` for bodies without integer fields, parsed by orjson when it can.
+
+    About twice as fast on a batch's 120 KB. orjson refuses a few texts that ``json``
+    accepts (``NaN``, a lone surrogate escape, a byte-order mark): those take ``json.loads``,
+    so exactly the same bodies are accepted. It reads an integer beyond 64 bits as a float,
+    which is why the bodies with integer fields (feedback's ``prediction_id``) use ``json``.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _settings() -> Settings:
@@ -69,13 +88,17 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def json_body(allowed: tuple[str, ...], settings: Settings) -> dict[str, Any]:
-    """The request's JSON object, refusing fields other than ``allowed``.
+def json_body(
+    allowed: tuple[str, ...],
+    settings: Settings,
+    loads: Callable[[bytes], Any] = json.loads,
+) -> dict[str, Any]:
+    """The request's JSON object (parsed by ``loads``), refusing fields other than ``allowed``.
 
     Raises:
         BadRequest: the body is not a JSON object, or it has an unknown field.
     """
-    body = request_json(settings.max_content_length)
+    body = request_json(settings.max_content_length, loads)
     if not isinstance(body, dict):
         raise BadRequest(
             "Request body must be a JSON object (Content-Type: application/json), got "
@@ -88,17 +111,17 @@ def json_body(allowed: tuple[str, ...], settings: Settings) -> dict[str, Any]:
     raise BadRequest(f"unknown field '{unknown[0]}'; accepted fields: {accepted}")
 
 
-def request_json(max_length: int) -> Any:
+def request_json(max_length: int, loads: Callable[[bytes], Any] = json.loads) -> Any:
     """``request.get_json(silent=True)``: the parsed body, or None when it is not JSON.
 
     The common case (``Content-Type: application/json`` exactly) skips parsing the header,
-    and the body goes to ``json.loads`` directly rather than through Flask's JSON provider.
+    and the body goes to ``loads`` directly rather than through Flask's JSON provider.
     """
     environ = request.environ
     if environ.get("CONTENT_TYPE") != "application/json" and not request.is_json:
         return None
     try:
-        return json.loads(request_body(environ, max_length))
+        return loads(request_body(environ, max_length))
     except ValueError:  # also UnicodeDecodeError: not UTF-8
         return None
 
@@ -166,7 +189,7 @@ def reviews_from(body: dict[str, Any], settings: Settings) -> list[str]:
 def predict():  # type: ignore[no-untyped-def]
     """Classify one review or a batch; with ``"track": true`` store them for feedback."""
     settings = _settings()
-    body = json_body(PREDICT_FIELDS, settings)
+    body = json_body(PREDICT_FIELDS, settings, loads_fast)
     reviews = reviews_from(body, settings)
     track = _expect(body, "track", bool, "a boolean") if "track" in body else False
     if track:

@@ -298,3 +298,37 @@ def test_predict_answers_the_bytes_jsonify_would(client, seed_model, app):
     assert response.content_type == "application/json"
     with app.app_context():
         assert response.get_data() == jsonify(response.get_json()).get_data()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"review": "plain", "track": true}',
+        b'{"reviews": ["caf\\u00e9 \\u263a", "tab\\tand \\"quotes\\""], "track": false}',
+        '{"review": "Très beau ☺"}'.encode(),
+        b'{"review": "first", "review": "last"}',
+        b'{"review": "lone \\ud800 surrogate"}',
+        b'{"review": NaN}',
+        b'\xef\xbb\xbf{"review": "after a byte-order mark"}',
+        b'{"review": 1e400}',
+        b"[]",
+        b'"just a string"',
+    ],
+)
+def test_the_fast_parser_reads_what_json_reads(body):
+    from movieclassifier.api import loads_fast
+
+    expected = json.loads(body)
+    parsed = loads_fast(body)
+    # NaN is not equal to itself: compare the JSON they write back.
+    assert json.dumps(parsed) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"review": "cut', b"\xff\xfe", b""])
+def test_the_fast_parser_refuses_what_json_refuses(body):
+    from movieclassifier.api import loads_fast
+
+    with pytest.raises(ValueError):
+        json.loads(body)
+    with pytest.raises(ValueError):
+        loads_fast(body)
