@@ -124,6 +124,10 @@ def request_json(max_length: int, loads: Callable[[bytes], Any] = json.loads) ->
         return loads(request_body(environ, max_length))
     except ValueError:  # also UnicodeDecodeError: not UTF-8
         return None
+    except RecursionError:
+        # Valid JSON nested about a thousand deep (``[[[[...``) exhausts json's recursion:
+        # the client's mistake, not the server's.
+        raise BadRequest("Request body is JSON nested too deeply") from None
 
 
 def request_body(environ: dict[str, Any], max_length: int) -> bytes:
