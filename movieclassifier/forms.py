@@ -57,7 +57,12 @@ class ReviewForm(FlaskForm):
         self._settings = settings
 
     def validate_review(self, field: TextAreaField) -> None:
-        problem = check_review(field.data or "", self._settings, "review")
+        if not isinstance(field.data, str):
+            # A multipart post can send the review as a file, which Flask-WTF hands over as
+            # the field's data; the text box shows nothing of it.
+            field.data = ""
+            raise ValidationError("Please type or paste the review; files are not accepted.")
+        problem = check_review(field.data, self._settings, "review")
         if problem:
             raise ValidationError(friendly(problem, self._settings))
 

@@ -92,6 +92,20 @@ def test_bad_review_reshows_the_form_with_the_text_kept(client, review, message,
         assert session.scalars(select(StoredPrediction)).all() == []
 
 
+def test_review_sent_as_a_file_reshows_the_form(client, seed_model, sessions):
+    from io import BytesIO
+
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    upload = (BytesIO(REVIEW.encode()), "review.txt")
+    response = client.post("/", data={"review": upload, "csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Please type or paste the review; files are not accepted." in html
+    assert 'aria-invalid="true"></textarea>' in html
+    with sessions() as session:
+        assert session.scalars(select(StoredPrediction)).all() == []
+
+
 def test_review_with_a_script_is_shown_as_text(client, seed_model):
     review = "Great movie! <script>alert(1)</script> Really loved it."
     html = submit_review(client, review).get_data(as_text=True)
