@@ -79,6 +79,20 @@ def describe(error: HTTPException) -> str:
     return error.description or error.name
 
 
+def body_read_errors() -> tuple[type[Exception], ...]:
+    """What the WSGI server raises while the app reads a malformed body: gunicorn's chunk
+    errors (a bad size, a missing terminator) and a body that ends before its end.
+
+    Empty under any other server (Flask's test client and ``flask run`` raise werkzeug's
+    own errors, which are already 400s).
+    """
+    try:
+        from gunicorn.http.errors import NoMoreData, ParseException
+    except ImportError:
+        return ()
+    return (ParseException, NoMoreData)
+
+
 def _page(message: str, status: int, title: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
@@ -106,6 +120,13 @@ def register_error_handlers(app: Flask) -> None:
             if key.lower() in ("allow", "retry-after"):
                 response.headers[key] = value
         return response, status
+
+    def handle_unreadable_body(error: Exception):  # type: ignore[no-untyped-def]
+        # The client's mistake, found by the server only when the app reads the body.
+        return handle_api_error(BadRequest(f"Request body could not be read: {error}"))
+
+    for error_type in body_read_errors():
+        app.register_error_handler(error_type, handle_unreadable_body)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]

@@ -1,3 +1,6 @@
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -10,3 +13,37 @@ def test_gunicorn_serves_health_with_two_workers(settings, engine, tmp_path):
     with gunicorn_server(settings_env(settings), tmp_path / "gunicorn.log") as url:
         answers = [requests.get(f"{url}/healthz", timeout=5).json() for _ in range(5)]
     assert answers == [{"ok": True}] * 5
+
+
+def raw_request(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send ``request`` as it is (no client library fixes it up); the status and body."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # sync workers close the connection after answering
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "shape"),
+    [
+        ("/api/v1/predict", "application/json", b'"ok":false'),
+        ("/api/v1/feedback", "application/json", b'"ok":false'),
+        ("/", "application/x-www-form-urlencoded", b"<html"),
+    ],
+)
+def test_a_malformed_chunked_body_is_400_not_500(
+    settings, engine, tmp_path, path, content_type, shape
+):
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+    with gunicorn_server(settings_env(settings), tmp_path / "gunicorn.log", workers=1) as url:
+        status, body = raw_request(url, request)
+    assert status == 400
+    assert b"Request body could not be read" in body
+    assert shape in body
