@@ -84,13 +84,19 @@ def check_csrf_outside(app: Flask, exempt: tuple[str, ...]) -> None:
     hot path that hook alone cost about 3 µs (bench/results/serve.md). The same hook now runs
     first in every other blueprint. App-level routes (``/metrics``, ``/static``) only
     answer GET, which CSRF never checks; a test fails if a POST route escapes the check.
+    ``forms.refuse_unnamed_fields`` runs just before it.
     """
+    from movieclassifier.forms import refuse_unnamed_fields
+
     hooks = app.before_request_funcs[None]
     (csrf_protect,) = [hook for hook in hooks if hook.__name__ == "csrf_protect"]
     hooks.remove(csrf_protect)
     for name in app.blueprints:
         if name not in exempt:
-            app.before_request_funcs.setdefault(name, []).insert(0, csrf_protect)
+            app.before_request_funcs.setdefault(name, [])[0:0] = [
+                refuse_unnamed_fields,
+                csrf_protect,
+            ]
 
 
 def configure_logging(level: str) -> None:

@@ -6,11 +6,13 @@ the pages (with their CSRF token) and the JSON API both call it.
 
 from __future__ import annotations
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from movieclassifier.config import Settings
+from movieclassifier.errors import BadRequest
 
 # The ids are an INTEGER column: a larger number cannot name a row and would overflow.
 MAX_ID = 2**31 - 1
@@ -45,6 +47,19 @@ def check_review(value: str, settings: Settings, field: str = "review") -> str |
     except UnicodeEncodeError:
         return f"'{field}' must be valid Unicode text; it contains an unpaired surrogate"
     return None
+
+
+def refuse_unnamed_fields() -> None:
+    """Refuse a posted form with a nameless field: a multipart part without ``name=``.
+
+    werkzeug keeps such a part under the key None, and Flask-WTF's CSRF check, which reads
+    every key as a string, would fail with a 500. Runs before that check (``create_app``).
+
+    Raises:
+        BadRequest: a field of the posted form has no name.
+    """
+    if request.method != "GET" and None in request.form:
+        raise BadRequest("Every form field needs a name: a part of the form has none")
 
 
 class ReviewForm(FlaskForm):

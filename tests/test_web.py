@@ -106,6 +106,16 @@ def test_review_sent_as_a_file_reshows_the_form(client, seed_model, sessions):
         assert session.scalars(select(StoredPrediction)).all() == []
 
 
+def test_form_with_a_nameless_part_is_an_error_page(client, seed_model, sessions):
+    part = "Content-Disposition: form-data\r\n\r\n" + REVIEW
+    body = f"--XX\r\n{part}\r\n--XX--\r\n".encode()
+    response = client.post("/", data=body, content_type="multipart/form-data; boundary=XX")
+    assert response.status_code == 400
+    assert "Every form field needs a name" in response.get_data(as_text=True)
+    with sessions() as session:
+        assert session.scalars(select(StoredPrediction)).all() == []
+
+
 def test_review_with_a_script_is_shown_as_text(client, seed_model):
     review = "Great movie! <script>alert(1)</script> Really loved it."
     html = submit_review(client, review).get_data(as_text=True)
