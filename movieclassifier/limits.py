@@ -1,7 +1,8 @@
 """Rate limits on predicting and on feedback (Flask-Limiter), per client address.
 
 In-memory by default (each worker counts on its own); ``RATELIMIT_STORAGE_URI=redis://...``
-shares the counts between workers and servers. ``RATELIMIT_ENABLED=false`` turns them off.
+shares the counts between workers and servers; while Redis is unreachable each worker
+counts on its own again. ``RATELIMIT_ENABLED=false`` turns them off.
 Breaches answer 429 with ``Retry-After`` in the usual error shape.
 """
 
@@ -36,6 +37,9 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         headers_enabled=True,
         enabled=settings.ratelimit_enabled,
         strategy="fixed-window",
+        # Redis down must not take predictions down with it: each worker then counts in its
+        # own memory (logged), and Flask-Limiter goes back to Redis once it answers again.
+        in_memory_fallback_enabled=True,
     )
     if not settings.ratelimit_enabled:
         # Even a disabled limiter evaluates (empty) limits in its wrapper: skip it entirely.

@@ -299,6 +299,20 @@ def test_rate_limits_can_be_turned_off(make_app, seed_model):
     assert statuses == {200}
 
 
+def test_rate_limits_hold_in_memory_while_redis_is_unreachable(make_app, seed_model, caplog):
+    client = make_app(
+        ratelimit_enabled=True,
+        # Nothing listens on port 1: every call to the storage is refused.
+        ratelimit_storage_uri="redis://127.0.0.1:1/0",
+        ratelimit_predict="2 per minute",
+    ).test_client()
+    statuses = [
+        client.post("/api/v1/predict", json={"review": REVIEW}).status_code for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    assert "falling back to in-memory storage" in caplog.text
+
+
 @pytest.fixture
 def redis_uri():
     import redis
