@@ -9,11 +9,26 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal server error"
+# What SQLAlchemy raises when the database cannot be reached or is too busy (a refused or
+# lost connection, SQLite's lock wait running out); ``database_unavailable`` tells these
+# apart from bugs that SQLite reports the same way.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+# SQLite's codes for trouble with the file or its locks; a missing table is SQLITE_ERROR.
+SQLITE_UNAVAILABLE = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+DATABASE_DOWN_MESSAGE = "The database is unavailable right now; try again in a few seconds"
+DATABASE_RETRY_SECONDS = 5
 CSRF_MESSAGE = (
     "The form was missing its security token or the token expired "
     "(CSRF protection); go back, reload the page and send it again."
@@ -51,6 +66,21 @@ class ModelUnavailable(APIError):
 def error_response(message: str, status: int) -> tuple[Response, int]:
     """The one JSON error shape."""
     return jsonify({"ok": False, "error": message, "status": status}), status
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the database cannot be used right now, rather than a bug.
+
+    A driver's OperationalError is about the connection or the server (PostgreSQL), except
+    SQLite's, which also covers a missing table or bad SQL: there only the codes of
+    ``SQLITE_UNAVAILABLE`` count.
+    """
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorname", None)
+    return code is None or code.startswith(SQLITE_UNAVAILABLE)
 
 
 def wants_json() -> bool:
@@ -127,6 +157,21 @@ def register_error_handlers(app: Flask) -> None:
 
     for error_type in body_read_errors():
         app.register_error_handler(error_type, handle_unreadable_body)
+
+    def handle_database_down(error: Exception):  # type: ignore[no-untyped-def]
+        if not database_unavailable(error):
+            return handle_unexpected(error)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        if wants_json():
+            response, status = error_response(DATABASE_DOWN_MESSAGE, 503)
+        else:
+            body, status = _page(DATABASE_DOWN_MESSAGE, 503, "Service unavailable")
+            response = Response(body, mimetype="text/html")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
+        return response, status
+
+    for error_type in DATABASE_DOWN:
+        app.register_error_handler(error_type, handle_database_down)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]

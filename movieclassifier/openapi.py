@@ -25,7 +25,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "The earlier answer was already learned and can no longer change",
         413: "Request body too large",
         429: "Rate limit reached; see Retry-After",
-        503: "No model published yet (the message says how to train one)",
+        503: "No model published yet (the message says how to train one), or the database "
+        "is unavailable (with Retry-After)",
     }
     return {str(status): _json(ERROR, reasons[status]) for status in statuses}
 
@@ -170,7 +171,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": _body("FeedbackRequest"),
                 "responses": {
                     "201": _json(_ref("Feedback"), "The stored, committed answer"),
-                    **_errors(400, 404, 409, 413, 429),
+                    **_errors(400, 404, 409, 413, 429, 503),
                 },
             }
         },
@@ -186,7 +187,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/models": {
             "get": {
                 "summary": "Every model version, newest first",
-                "responses": {"200": _json(_ref("Models"), "All versions")},
+                "responses": {"200": _json(_ref("Models"), "All versions"), **_errors(503)},
             }
         },
         "/api/v1/openapi.json": {

@@ -2,8 +2,8 @@
 
 A worker loads the current version once and keeps it. At most every
 ``MODEL_RELOAD_SECONDS`` it asks the registry which version is current (one tiny query)
-and loads that one when it differs, newer or older (a rollback). When loading fails it
-keeps serving the model it has and logs why.
+and loads that one when it differs, newer or older (a rollback). When loading fails, or
+the database does not answer, it keeps serving the model it has and logs why.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from movieclassifier import db, feedback, metrics, model_store
-from movieclassifier.errors import Conflict, ModelUnavailable, NotFound
+from movieclassifier.errors import (
+    DATABASE_DOWN,
+    Conflict,
+    ModelUnavailable,
+    NotFound,
+    database_unavailable,
+)
 from movieclassifier.model import Prediction, SentimentModel
 from movieclassifier.schema import Feedback
 
@@ -77,7 +83,15 @@ class ModelCache:
     def _refresh(self, session: Session) -> None:
         now = self._checked_at = self._clock()
         self.checks += 1
-        version = model_store.current_version(session)
+        try:
+            version = model_store.current_version(session)
+        except DATABASE_DOWN as exc:
+            if self._model is None or not database_unavailable(exc):
+                raise
+            # Predicting needs no database: keep serving, ask again at the next interval.
+            session.rollback()
+            log.warning("model registry unreachable, still serving version %s", self._model.version)
+            return
         if version is None or (self._model is not None and self._model.version == version):
             return
         if (
