@@ -5,7 +5,8 @@ WEB_CONCURRENCY is gunicorn's and Heroku's name for the worker count.
 Metrics: prometheus-client's multiprocess mode keeps each worker's counters in files under
 PROMETHEUS_MULTIPROC_DIR, so /metrics covers every worker. When the variable is unset, a
 fresh temporary directory is used (and removed on exit). The directory is emptied when the
-server starts, so two servers must not share one.
+server starts, so two servers must not share one. A directory left by a server killed
+with ``kill -9`` (no ``on_exit``) is removed when the next one starts.
 """
 
 import os
@@ -28,8 +29,10 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
 
 # Set before any worker imports prometheus_client, which reads it once at import; workers
 # inherit the environment of this (master) process.
+METRICS_PREFIX = "movieclassifier-metrics-"
+MASTER_PID_FILE = "master.pid"
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movieclassifier-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
     os.environ["MOVIECLASSIFIER_METRICS_TMPDIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
@@ -39,7 +42,32 @@ def on_starting(server):
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()
+    if os.environ.get("MOVIECLASSIFIER_METRICS_TMPDIR") == str(path):
+        (path / MASTER_PID_FILE).write_text(str(os.getpid()))
+        remove_orphaned_metrics_dirs(path.parent, keep=path)
     server.log.info("prometheus multiprocess directory: %s", path)
+
+
+def remove_orphaned_metrics_dirs(parent, keep):
+    """Remove the directories this file made for servers that died without ``on_exit``
+    (``kill -9``): those whose master, named in their ``master.pid``, is gone."""
+    for path in parent.glob(f"{METRICS_PREFIX}*"):
+        try:
+            pid = int((path / MASTER_PID_FILE).read_text())
+        except (OSError, ValueError):  # not ours, or its server is still starting
+            continue
+        if path != keep and not process_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def child_exit(server, worker):

@@ -7,7 +7,9 @@ real gunicorn servers with two workers (the slow tests at the end).
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,3 +196,22 @@ def test_gunicorn_makes_and_removes_its_own_metrics_directory(
         assert directory.is_dir()
         assert workers_that_counted(directory)
     assert not directory.exists()
+
+
+@pytest.mark.slow
+def test_a_directory_left_by_kill_9_goes_when_the_next_server_starts(
+    settings, seed_model, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    log = tmp_path / "gunicorn.log"
+    with gunicorn_server(settings_env(settings), log, workers=2) as url:
+        predict(url, 1)
+        match = re.search(r"prometheus multiprocess directory: (\S+)", log.read_text())
+        orphan = Path(match.group(1))
+        master = int((orphan / "master.pid").read_text())
+        os.killpg(master, signal.SIGKILL)  # master and workers: no on_exit runs
+    # Leaving the block reaped the master (it was the test's child): its pid is free now.
+    assert orphan.is_dir()
+    with gunicorn_server(settings_env(settings), tmp_path / "gunicorn2.log", workers=1) as url:
+        predict(url, 2)
+        assert not orphan.exists()
