@@ -7,6 +7,7 @@ from the Flask CLI, from ``scripts/`` and from cron. Domain errors become
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from flask import Flask
 
 from movieclassifier import db, model_store
 from movieclassifier.config import ConfigError, Settings
+from movieclassifier.errors import DATABASE_DOWN, database_unavailable
 from movieclassifier.training import BATCH_SIZE, EPOCHS, EPOCHS_WHOLE_REVIEWS, SENTENCES
 
 
@@ -25,6 +27,31 @@ def load_settings() -> Settings:
         return Settings.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def explain_database_errors(command: click.Command) -> click.Command:
+    """Make ``command`` (and a group's subcommands) report a database it cannot use in one
+    line naming that database, rather than with a traceback. Changes it in place."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            explain_database_errors(subcommand)
+    callback = command.callback
+    if callback is None:
+        return command
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except DATABASE_DOWN as exc:
+            if not database_unavailable(exc):
+                raise
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            url = _safe_url(load_settings().database_url)
+            raise click.ClickException(f"the database {url} is unavailable: {reason}") from exc
+
+    command.callback = run
+    return command
 
 
 def open_database(settings: Settings, migrate: bool = True):  # type: ignore[no-untyped-def]
@@ -253,7 +280,7 @@ def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None
         click.echo(summary)
 
 
-COMMANDS = [init_db_command, train_command]
+COMMANDS = [explain_database_errors(command) for command in (init_db_command, train_command)]
 
 
 def init_app(app: Flask) -> None:

@@ -18,7 +18,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import feedback, locking, model_store, operations, retrain
-from movieclassifier.cli import load_settings, open_database
+from movieclassifier.cli import explain_database_errors, load_settings, open_database
 from movieclassifier.config import ConfigError, Settings, parse_duration
 
 log = logging.getLogger(__name__)
@@ -252,9 +252,12 @@ def quarantine_discard(ids: tuple[int, ...], version: int | None, take_all: bool
 
 
 COMMANDS: list[click.Command] = [
-    retrain_command,
-    versions_command,
-    rollback_command,
-    prune_command,
-    quarantine_group,
+    explain_database_errors(command)
+    for command in (
+        retrain_command,
+        versions_command,
+        rollback_command,
+        prune_command,
+        quarantine_group,
+    )
 ]

@@ -100,3 +100,19 @@ def test_quarantine_list_approve_discard(runner, env, settings, sessions, seed_m
             "discarded",
             "discarded",
         ]
+
+
+@pytest.mark.parametrize(
+    "args", [["init-db"], ["versions"], ["retrain"], ["rollback", "1"], ["quarantine", "list"]]
+)
+def test_an_unreachable_database_is_one_line_that_names_it(runner, monkeypatch, tmp_path, args):
+    # Nothing listens on port 1: the connection is refused at once.
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://mc:secret@127.0.0.1:1/reviews")
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "pkl_objects"))
+    monkeypatch.setenv("APP_ENV", "testing")
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: the database postgresql+psycopg://mc:***@127.0.0.1:1/reviews is unavailable: "
+    )
+    assert "Traceback" not in result.output and "secret" not in result.output
