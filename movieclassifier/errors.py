@@ -10,7 +10,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +162,8 @@ def register_error_handlers(app: Flask) -> None:
         if not database_unavailable(error):
             return handle_unexpected(error)
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
-        if wants_json():
-            response, status = error_response(DATABASE_DOWN_MESSAGE, 503)
-        else:
-            body, status = _page(DATABASE_DOWN_MESSAGE, 503, "Service unavailable")
-            response = Response(body, mimetype="text/html")
-        response.headers["Retry-After"] = str(DATABASE_RETRY_SECONDS)
-        return response, status
+        unavailable = ServiceUnavailable(DATABASE_DOWN_MESSAGE, retry_after=DATABASE_RETRY_SECONDS)
+        return handle_http_exception(unavailable)
 
     for error_type in DATABASE_DOWN:
         app.register_error_handler(error_type, handle_database_down)

@@ -154,7 +154,7 @@ class SentimentModel:
         weights, _, intercept = self._served_weights()
         version = self.version
         predictions = []
-        # One loop without calls per review: a batch of MAX_BATCH pays it MAX_BATCH times.
+        # One plain loop for the whole batch: its body runs MAX_BATCH times per request.
         for score in text.feature_scores(texts, weights):
             positive = _sigmoid(score + intercept)
             if positive >= 0.5:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -102,3 +103,21 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=15)
+
+
+def raw_request(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send ``request`` as it is (no client library fixes it up); the status and body.
+
+    The write side is shut after sending, so a body shorter than its length ends there;
+    sync workers close the connection after answering.
+    """
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body

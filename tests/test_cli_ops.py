@@ -102,6 +102,7 @@ def test_quarantine_list_approve_discard(runner, env, settings, sessions, seed_m
         ]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the app's is unused
 @pytest.mark.parametrize(
     "args", [["init-db"], ["versions"], ["retrain"], ["rollback", "1"], ["quarantine", "list"]]
 )

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-from urllib.parse import urlsplit
 
 import pytest
 
-from servers import gunicorn_server, settings_env
+from servers import gunicorn_server, raw_request, settings_env
 
 pytestmark = pytest.mark.slow
 
@@ -92,24 +90,12 @@ def mutated_request(rnd: random.Random) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
 
 
-def status_of(url: str, request: bytes) -> int:
-    address = urlsplit(url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)  # a body shorter than its length ends here
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
-    return int(answer.split(b" ", 2)[1])
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_no_mutated_request_gets_a_server_error(settings, engine, seed_model, tmp_path):
     rnd = random.Random(20261124)
     requests = [mutated_request(rnd) for _ in range(800)]
     with gunicorn_server(settings_env(settings), tmp_path / "gunicorn.log", workers=1) as url:
-        statuses = [(status_of(url, request), request) for request in requests]
+        statuses = [(raw_request(url, request)[0], request) for request in requests]
     errors = [(status, request[:300]) for status, request in statuses if status >= 500]
     assert errors == []
     # The mutations left some requests valid: the fuzz reached the views, not only parsers.

@@ -181,6 +181,11 @@ def test_metrics_add_up_across_two_gunicorn_workers(settings, seed_model, tmp_pa
         assert total(samples, "movieclassifier_predictions_total") == 1
 
 
+def metrics_directory_of(log):
+    """The metrics directory a gunicorn made for itself, as its log names it."""
+    return Path(re.search(r"prometheus multiprocess directory: (\S+)", log.read_text()).group(1))
+
+
 @pytest.mark.slow
 def test_gunicorn_makes_and_removes_its_own_metrics_directory(
     settings, seed_model, tmp_path, monkeypatch
@@ -191,8 +196,7 @@ def test_gunicorn_makes_and_removes_its_own_metrics_directory(
         predict(url, 1)
         samples = parse(requests.get(f"{url}/metrics", timeout=30).text)
         assert total(samples, "movieclassifier_predictions_total") == 1
-        match = re.search(r"prometheus multiprocess directory: (\S+)", log.read_text())
-        directory = Path(match.group(1))
+        directory = metrics_directory_of(log)
         assert directory.is_dir()
         assert workers_that_counted(directory)
     assert not directory.exists()
@@ -206,8 +210,7 @@ def test_a_directory_left_by_kill_9_goes_when_the_next_server_starts(
     log = tmp_path / "gunicorn.log"
     with gunicorn_server(settings_env(settings), log, workers=2) as url:
         predict(url, 1)
-        match = re.search(r"prometheus multiprocess directory: (\S+)", log.read_text())
-        orphan = Path(match.group(1))
+        orphan = metrics_directory_of(log)
         master = int((orphan / "master.pid").read_text())
         os.killpg(master, signal.SIGKILL)  # master and workers: no on_exit runs
     # Leaving the block reaped the master (it was the test's child): its pid is free now.

@@ -1,10 +1,7 @@
-import socket
-from urllib.parse import urlsplit
-
 import pytest
 import requests
 
-from servers import gunicorn_server, settings_env
+from servers import gunicorn_server, raw_request, settings_env
 
 pytestmark = pytest.mark.slow
 
@@ -13,18 +10,6 @@ def test_gunicorn_serves_health_with_two_workers(settings, engine, tmp_path):
     with gunicorn_server(settings_env(settings), tmp_path / "gunicorn.log") as url:
         answers = [requests.get(f"{url}/healthz", timeout=5).json() for _ in range(5)]
     assert answers == [{"ok": True}] * 5
-
-
-def raw_request(url: str, request: bytes) -> tuple[int, bytes]:
-    """Send ``request`` as it is (no client library fixes it up); the status and body."""
-    address = urlsplit(url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
-        sock.sendall(request)
-        answer = b""
-        while chunk := sock.recv(65536):  # sync workers close the connection after answering
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
 
 
 @pytest.mark.parametrize(
