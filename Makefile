@@ -19,22 +19,27 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
+# The package itself, editable, with its C extension (optional: no compiler, no extension).
+$(VENV)/.installed-package: pyproject.toml setup.py movieclassifier/features/_hashing.c | $(VENV)/.installed
+	$(PY) -m pip install -qq --no-deps --no-build-isolation --editable .
+	touch $@
 
-install-dev: $(VENV)/.installed-dev
+install: $(VENV)/.installed $(VENV)/.installed-package
 
-## build: compile text.py's hashing extension in place (setuptools skips it when up to date)
+install-dev: $(VENV)/.installed-dev $(VENV)/.installed-package
+
+## build: (re)compile the features' C extension in place after editing _hashing.c
 build: install
 	$(PY) setup.py --quiet build_ext --inplace
 
 ## run: set up everything on a fresh machine and serve on http://$(HOST):$(PORT)
-run: install build
+run: install
 	$(PY) -m flask --app movieclassifier init-db
 	$(PY) scripts/train_stream.py data/movie_data.csv.gz --holdout 5000 --if-missing
 	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn "movieclassifier:create_app()"
 
 ## test: install the dev requirements and run every test (exits non-zero on any failure)
-test: install-dev build
+test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy movieclassifier
 	$(PY) -m pytest
@@ -48,4 +53,4 @@ bench: install-dev build
 	$(PY) bench/train.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build movieclassifier/_hashing*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build movieclassifier/features/_hashing*.so *.egg-info

@@ -1,20 +1,19 @@
-"""Builds the one C extension, ``movieclassifier._hashing`` (text.py's feature hashing).
+"""Builds the package's one C extension, ``movieclassifier.features._hashing``.
 
-The Makefile runs ``python setup.py build_ext --inplace``; the project itself is not
-installed as a package. Without a C compiler text.py falls back to numpy (same features,
-several times slower).
+Everything else is in pyproject.toml. The extension is optional: without a C compiler the
+install still succeeds, with a warning, and the features run in Python (the same features,
+several times slower; ``movieclassifier.features`` logs a warning when it serves them).
 """
 
 from setuptools import Extension, setup
 
 setup(
-    name="movieclassifier",
-    packages=[],
     ext_modules=[
         Extension(
-            "movieclassifier._hashing",
-            ["movieclassifier/_hashing.c"],
+            "movieclassifier.features._hashing",
+            ["movieclassifier/features/_hashing.c"],
             extra_compile_args=["-O3", "-Wall", "-Wextra"],
+            optional=True,
         )
     ],
 )

@@ -1,5 +1,6 @@
-"""The C hashing of text.py against scikit-learn's HashingVectorizer computing the same
-features (its Python analyzer feeding its murmurhash): equal matrices, different speeds.
+"""The C hashing of movieclassifier.features against scikit-learn's HashingVectorizer
+computing the same features (its Python analyzer feeding its murmurhash): equal matrices,
+different speeds.
 
     .venv/bin/python bench/hashing.py [--reviews 5000]
 
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from movieclassifier import text  # noqa: E402
+from movieclassifier import features  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "movie_data.csv.gz"
 
@@ -48,21 +49,21 @@ def main() -> None:
     args = parser.parse_args()
     with gzip.open(DATA, "rt", encoding="utf-8", newline="") as handle:
         texts = [row["review"] for row in itertools.islice(csv.DictReader(handle), args.reviews)]
-    if text._hashing is None:
+    if features.C_BACKEND is None:
         raise SystemExit("the C extension is not built: run `make build` first")
-    reference = text.make_hashing_vectorizer()
+    reference = features.make_hashing_vectorizer()
     typical = min(texts, key=lambda review: abs(len(review) - 1393))
     rates = {}
     for name, function in (
         ("scikit-learn HashingVectorizer", reference.transform),
-        ("movieclassifier text.transform (C)", text.transform),
+        ("movieclassifier features.transform (C)", features.transform),
     ):
         rates[name] = rate = per_second(function, texts)
         nnz = function(texts).nnz / len(texts)
         single = one_review_microseconds(function, typical)
         print(f"{name:36s} {rate:9,.0f} docs/s  {nnz:6.1f} features/review", end="  ")
         print(f"{single:6.0f} µs for one review")
-    ours, theirs = text.transform(texts).sorted_indices(), reference.transform(texts)
+    ours, theirs = features.transform(texts).sorted_indices(), reference.transform(texts)
     theirs.sort_indices()
     same = np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(
         ours.indices, theirs.indices

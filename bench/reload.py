@@ -27,7 +27,7 @@ from conftest import (  # noqa: E402
     drop_postgresql_database,
     train_tiny_model,
 )
-from movieclassifier import db, model_store, operations  # noqa: E402
+from movieclassifier import db, model_store  # noqa: E402
 from movieclassifier.schema import PROMOTED  # noqa: E402
 from servers import gunicorn_server, subprocess_env  # noqa: E402
 
@@ -85,7 +85,7 @@ def measure(url: str, work: Path, args: argparse.Namespace) -> None:
         for attempt in range(args.repeat):
             target = versions[attempt % 2]
             promoted = time.monotonic()
-            operations.rollback(sessions, model_dir, target)
+            model_store.rollback(sessions, model_dir, target)
             for server in (url_a, url_b):
                 wait_for_version(server, target)
             times.append(time.monotonic() - promoted)

@@ -10,14 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier.config import REPO_ROOT, Settings
+from movieclassifier.config import REPO_ROOT
 
 MIGRATIONS_DIR = REPO_ROOT / "db" / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# What SQLAlchemy raises when the database cannot be reached or is too busy (a refused or
+# lost connection, SQLite's lock wait running out); ``database_unavailable`` tells these
+# apart from bugs that SQLite reports the same way.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+# SQLite's codes for trouble with the file or its locks; a missing table is SQLITE_ERROR.
+SQLITE_UNAVAILABLE = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -74,26 +86,16 @@ def init_db(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    """Create the engine for ``app`` and close the request's session when it ends."""
-    engine = make_engine(settings.database_url)
-    app.extensions["movieclassifier.engine"] = engine
-    app.extensions["movieclassifier.sessions"] = make_session_factory(engine)
-    app.teardown_appcontext(close_session)
+def database_unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the database cannot be used right now, rather than a bug.
 
-
-def get_engine() -> Engine:
-    return current_app.extensions["movieclassifier.engine"]  # type: ignore[no-any-return]
-
-
-def get_session() -> Session:
-    """The session of this request, opened on first use (flaskr's ``get_db``)."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["movieclassifier.sessions"]()
-    return g.db_session  # type: ignore[no-any-return]
-
-
-def close_session(_exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    A driver's OperationalError is about the connection or the server (PostgreSQL), except
+    SQLite's, which also covers a missing table or bad SQL: there only the codes of
+    ``SQLITE_UNAVAILABLE`` count.
+    """
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorname", None)
+    return code is None or code.startswith(SQLITE_UNAVAILABLE)

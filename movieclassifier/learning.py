@@ -19,19 +19,14 @@ drop its IMDb accuracy past the gate.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import minimize
 from scipy.special import expit
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from movieclassifier import feedback, model_store
 from movieclassifier.model import SentimentModel
-from movieclassifier.schema import ModelVersion
 
 # Chosen by measurement on the default (sentence-trained) base, bench/results/feedback.md:
 # after 1,000 labels 1.0 gains as much Rotten Tomatoes accuracy as 0.5 (+1.4 points) for
@@ -40,7 +35,6 @@ PRIOR_L2 = 1.0
 MAX_ITERATIONS = 500
 # Bounds the work of one run; past it the oldest labels stop being replayed.
 REPLAY_LIMIT = 50_000
-FEEDBACK_SOURCE = "feedback"
 
 Labelled = tuple[list[str], list[int]]
 
@@ -55,37 +49,6 @@ def describe() -> dict[str, Any]:
         "start": "base",
         "replay": "lineage",
     }
-
-
-def lineage(session: Session, version: int) -> list[int]:
-    """``version`` and its ancestors back to (and including) the last one not made by a retrain."""
-    rows = session.execute(
-        select(ModelVersion.version, ModelVersion.parent_version, ModelVersion.source)
-    )
-    parents = {v: (parent, source) for v, parent, source in rows}
-    chain = [version]
-    while parents.get(chain[-1], (None, ""))[1] == FEEDBACK_SOURCE:
-        parent = parents[chain[-1]][0]
-        if parent is None or parent in chain:
-            break
-        chain.append(parent)
-    return chain
-
-
-def starting_point(
-    session: Session, current: SentimentModel, model_dir: Path
-) -> tuple[SentimentModel, Labelled]:
-    """The base model to start from and the labels the current lineage already learned.
-
-    Raises:
-        model_store.ModelStoreError: the base version cannot be loaded.
-    """
-    assert current.version is not None
-    chain = lineage(session, current.version)
-    base = (
-        current if chain[-1] == current.version else model_store.load(session, chain[-1], model_dir)
-    )
-    return base, feedback.replay(session, chain, REPLAY_LIMIT)
 
 
 def learn(start: SentimentModel, replay: Labelled, new: Labelled) -> SentimentModel:

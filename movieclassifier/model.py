@@ -1,6 +1,6 @@
 """The classifier behind one small interface: probabilities for reviews, learning a batch.
 
-``SGDClassifier`` with logistic loss over the stateless features of ``text``. Only
+``SGDClassifier`` with logistic loss over the stateless features of ``features``. Only
 ``training`` and ``retrain`` call ``learn``; web workers only ``predict``.
 """
 
@@ -15,7 +15,7 @@ from scipy import sparse
 from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
 
-from movieclassifier import text
+from movieclassifier.features import feature_scores, make_vectorizer
 
 CLASSES = (0, 1)
 LABELS = {0: "negative", 1: "positive"}
@@ -115,7 +115,7 @@ class SentimentModel:
         self.classifier = classifier if classifier is not None else new_classifier()
         self.version = version
         self.samples_seen = samples_seen
-        self._vectorizer = text.make_vectorizer()
+        self._vectorizer = make_vectorizer()
         # The served weights, derived from the classifier once and again after learning.
         self._served: tuple[np.ndarray, np.ndarray, float] | None = None
 
@@ -145,7 +145,7 @@ class SentimentModel:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Label and probability for each review; never changes the model.
 
-        Each review is scored on its own by ``text.feature_scores``, without a sparse matrix
+        Each review is scored on its own by ``features.feature_scores``, without a sparse matrix
         (scipy's matrix construction and numpy's calls are most of the cost of a few rows,
         and in C a whole batch is one call), so a review scores the same alone or in a
         batch. The sums run in float64: they differ from the float32 matrix product of
@@ -155,7 +155,7 @@ class SentimentModel:
         version = self.version
         predictions = []
         # One plain loop for the whole batch: its body runs MAX_BATCH times per request.
-        for score in text.feature_scores(texts, weights):
+        for score in feature_scores(texts, weights):
             positive = _sigmoid(score + intercept)
             if positive >= 0.5:
                 predictions.append(Prediction(POSITIVE, positive, positive, version))
@@ -178,7 +178,7 @@ class SentimentModel:
         labels: Sequence[int] | np.ndarray,
         sample_weight: Sequence[float] | None = None,
     ) -> None:
-        """One ``partial_fit`` step on rows already vectorized by ``text.make_vectorizer``."""
+        """One ``partial_fit`` step on rows already vectorized by ``features.make_vectorizer``."""
         self.classifier.partial_fit(
             features, np.asarray(labels), classes=CLASSES, sample_weight=sample_weight
         )

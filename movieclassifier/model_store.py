@@ -26,17 +26,28 @@ from typing import Any
 import numpy as np
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import text
+from movieclassifier import features
 from movieclassifier.model import SentimentModel
-from movieclassifier.schema import PROMOTED, CurrentModel, ModelBlob, ModelVersion, iso_utc
+from movieclassifier.schema import (
+    PROMOTED,
+    REJECTED,
+    ROLLED_BACK,
+    CurrentModel,
+    ModelBlob,
+    ModelVersion,
+    iso_utc,
+)
 
 PICKLE_FORMAT = 1
 FILE_PREFIX = "classifier-"
 FILE_SUFFIX = ".pkl"
 TRAIN_HINT = 'run "python scripts/train_stream.py data/movie_data.csv.gz"'
+
+# The source of the versions a retrain makes; a lineage runs back to the first other one.
+RETRAIN_SOURCE = "feedback"
 
 
 class ModelStoreError(Exception):
@@ -69,7 +80,7 @@ def write(model: SentimentModel, model_dir: Path) -> WrittenModel:
     payload = {
         "format": PICKLE_FORMAT,
         "classifier": model.classifier,
-        "feature_params": text.feature_params(),
+        "feature_params": features.feature_params(),
         "samples_seen": model.samples_seen,
     }
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
@@ -122,7 +133,7 @@ def register(
         size_bytes=len(written.data),
         sklearn_version=sklearn.__version__,
         numpy_version=np.__version__,
-        feature_params=text.feature_params(),
+        feature_params=features.feature_params(),
         source=source,
         source_detail=source_detail,
         source_sha256=source_sha256,
@@ -203,7 +214,7 @@ def load(session: Session, version: int, model_dir: Path) -> SentimentModel:
     row = get_version(session, version)
     if row.pruned_at is not None:
         raise ModelStoreError(f"model version {version} was pruned; its bytes are gone")
-    mismatch = text.describe_mismatch(row.feature_params)
+    mismatch = features.describe_mismatch(row.feature_params)
     if mismatch:
         raise FeatureMismatch(
             f"classifier-{version} was trained with other features ({mismatch}); {TRAIN_HINT}"
@@ -276,6 +287,56 @@ def describe(row: ModelVersion) -> dict[str, Any]:
     }
 
 
+def lineage(session: Session, version: int) -> list[int]:
+    """``version`` and its ancestors back to (and including) the last one not made by a retrain."""
+    rows = session.execute(
+        select(ModelVersion.version, ModelVersion.parent_version, ModelVersion.source)
+    )
+    parents = {v: (parent, source) for v, parent, source in rows}
+    chain = [version]
+    while parents.get(chain[-1], (None, ""))[1] == RETRAIN_SOURCE:
+        parent = parents[chain[-1]][0]
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
+
+
+def rollback(sessions: sessionmaker[Session], model_dir: Path, version: int) -> list[int]:
+    """Make ``version`` current; promoted versions newer than it become rolled_back.
+
+    The version is loaded first (sha256 checked), so a rollback never points workers at
+    bytes they cannot load. Returns the versions rolled back.
+
+    Raises:
+        ModelStoreError: no such version, it was rejected or pruned, or it is
+            already current.
+    """
+    with sessions.begin() as session:
+        row = get_version(session, version)
+        if version == current_version(session):
+            raise ModelStoreError(f"version {version} is already current")
+        if row.status == REJECTED:
+            raise ModelStoreError(
+                f"version {version} was rejected by the gate; approve its feedback instead "
+                '("flask --app movieclassifier quarantine approve --version '
+                f'{version}")'
+            )
+        load(session, version, model_dir)
+        newer = list(
+            session.scalars(
+                select(ModelVersion.version).where(
+                    ModelVersion.version > version, ModelVersion.status == PROMOTED
+                )
+            )
+        )
+        session.execute(
+            update(ModelVersion).where(ModelVersion.version.in_(newer)).values(status=ROLLED_BACK)
+        )
+        set_current(session, version)
+    return sorted(newer)
+
+
 @dataclass(frozen=True)
 class PruneReport:
     pruned_versions: list[int]
@@ -289,8 +350,8 @@ def prune(
     orphan_min_age_seconds: float = 3600,
     protect: Collection[int] = (),
 ) -> PruneReport:
-    """Drop the bytes and files of versions beyond the newest ``keep``, never the current one
-    nor those in ``protect`` (still referenced, e.g. the base a retrain starts from).
+    """Drop the bytes and files of versions beyond the newest ``keep``, never the current one,
+    the base its lineage retrains from (``lineage``), nor those in ``protect``.
 
     Registry rows stay (predictions refer to them); only their bytes go. Files in
     ``model_dir`` that no unpruned version names are removed once older than
@@ -298,7 +359,9 @@ def prune(
     """
     current = current_version(session)
     rows = list_versions(session)
-    kept = {row.version for row in rows[:keep]} | {current} | set(protect)
+    # A retrain starts from the base of the current lineage: its bytes must stay.
+    base = lineage(session, current)[-1:] if current is not None else []
+    kept = {row.version for row in rows[:keep]} | {current} | set(base) | set(protect)
     pruned = [row for row in rows if row.version not in kept and row.pruned_at is None]
     for row in pruned:
         session.execute(delete(ModelBlob).where(ModelBlob.version == row.version))

@@ -134,7 +134,7 @@ def _learn_and_publish(
 ) -> RetrainReport:
     with sessions() as session:
         current = model_store.load_current(session, settings.model_dir)
-        start, replay = learning.starting_point(session, current, settings.model_dir)
+        start, replay = _starting_point(session, current, settings.model_dir)
         held = holdout.load(session)
     texts = [row.review for row in claimed]
     labels = [row.label for row in claimed]
@@ -152,7 +152,7 @@ def _learn_and_publish(
             written,
             model,
             status=report.status,
-            source="feedback",
+            source=model_store.RETRAIN_SOURCE,
             source_detail=f"feedback ids {ids[0]}-{ids[-1]}",
             parent_version=current.version,
             learned=len(ids) if report.status == PROMOTED else 0,
@@ -177,17 +177,32 @@ def _learn_and_publish(
     return report
 
 
+def _starting_point(
+    session: Session, current: SentimentModel, model_dir: Path
+) -> tuple[SentimentModel, learning.Labelled]:
+    """The base model to start from and the labels the current lineage already learned.
+
+    Raises:
+        model_store.ModelStoreError: the base version cannot be loaded.
+    """
+    assert current.version is not None
+    chain = model_store.lineage(session, current.version)
+    base = (
+        current if chain[-1] == current.version else model_store.load(session, chain[-1], model_dir)
+    )
+    return base, feedback.replay(session, chain, learning.REPLAY_LIMIT)
+
+
 def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
     """Keep the bytes of ``KEEP_MODEL_VERSIONS`` versions: each retrain adds one (~17 MB).
 
     Runs after the commit, still under the lock; a failure here loses nothing and is only
     logged, as the next run prunes again.
     """
-    from movieclassifier import operations
-
     try:
         with sessions.begin() as session:
-            pruned = operations.prune(session, settings, None).pruned_versions
+            report = model_store.prune(session, settings.model_dir, settings.keep_model_versions)
+            pruned = report.pruned_versions
     except (SQLAlchemyError, OSError) as exc:
         log.warning("pruning old model versions failed: %s", exc)
         return

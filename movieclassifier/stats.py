@@ -64,6 +64,7 @@ class VersionStats:
     answers: int
     correct: int
     is_current: bool
+    pruned: bool = False
 
     @property
     def live_accuracy(self) -> float | None:
@@ -170,6 +171,7 @@ def versions(session: Session) -> list[VersionStats]:
             ModelVersion.promoted_at,
             ModelVersion.learned,
             ModelVersion.holdout_accuracy,
+            ModelVersion.pruned_at,
             func.coalesce(served.c.predictions, 0),
             func.coalesce(served.c.answers, 0),
             func.coalesce(served.c.correct, 0),
@@ -187,10 +189,11 @@ def versions(session: Session) -> list[VersionStats]:
             promoted_at=as_utc(row[4]),
             learned=row[5] or 0,
             holdout_accuracy=row[6],
-            predictions=int(row[7]),
-            answers=int(row[8]),
-            correct=int(row[9]),
-            is_current=row[10] == row[0],
+            predictions=int(row[8]),
+            answers=int(row[9]),
+            correct=int(row[10]),
+            is_current=row[11] == row[0],
+            pruned=row[7] is not None,
         )
         for row in session.execute(query)
     ]

@@ -7,7 +7,7 @@ out (a ring buffer, so the file is never held in memory), evaluated, and stored 
 retraining gate's held-out set together with the new version, in one transaction. A bad
 file publishes nothing.
 
-By default the model learns each training review's sentences (``text.sentence_features``),
+By default the model learns each training review's sentences (``features.sentence_features``),
 each labelled with its review's label, instead of the whole review: on the book's split
 this is more accurate on IMDb and on short texts (bench/results/train.md). Held-out rows
 are always whole reviews.
@@ -23,9 +23,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import featurepool, model_store, text
+from movieclassifier import features, model_store
 from movieclassifier import holdout as holdout_set
 from movieclassifier.csvdata import CSVFormatError, ReviewCSV
+from movieclassifier.features import pool as hashing_pool
 from movieclassifier.model import SentimentModel, compact, new_classifier
 from movieclassifier.schema import PROMOTED
 from movieclassifier.training_run import ProgressCallback, TrainingRun, TrainProgress
@@ -100,10 +101,10 @@ def train_from_csv(
     model = _starting_model(sessions, model_dir, seed, continue_training)
     parent = model.version
     csv_file = ReviewCSV(path)
-    workers = featurepool.default_workers() if workers is None else workers
+    workers = hashing_pool.default_workers() if workers is None else workers
     with (
         tempfile.TemporaryDirectory(prefix="movieclassifier-train-") as spill,
-        featurepool.make_executor(workers) as pool,
+        hashing_pool.make_executor(workers) as pool,
     ):
         run = TrainingRun(model, Path(spill), pool, epochs, seed, progress, curve, sentences)
         held = run.first_epoch(csv_file, batch_size, holdout, window=max(workers, 1) + 1)
@@ -115,7 +116,7 @@ def train_from_csv(
     details = {
         "training": {
             "sentences": sentences,
-            "min_sentence_tokens": text.MIN_SENTENCE_TOKENS if sentences else None,
+            "min_sentence_tokens": features.MIN_SENTENCE_TOKENS if sentences else None,
             "epochs": epochs,
             "batch_size": batch_size,
             "reviews_per_epoch": run.rows_per_epoch,

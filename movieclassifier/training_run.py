@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from movieclassifier import featurepool
 from movieclassifier.csvdata import CSVFormatError, ReviewCSV, all_but_last, batches
+from movieclassifier.features import pool as hashing_pool
 from movieclassifier.model import AVERAGE_START, SentimentModel, average_from_now
 
 # Rows hashed per task in a worker; a partial_fit step is made of one or more blocks.
@@ -152,7 +152,7 @@ class TrainingRun:
                 self.files.append(path)
                 self.file_reviews.append(len(texts))
                 future = self.pool.submit(
-                    featurepool.hash_to_file, texts, labels, str(path), self.sentences
+                    hashing_pool.hash_to_file, texts, labels, str(path), self.sentences
                 )
                 block = (future, len(texts), path, _read_fraction(self.csv_file))
                 if not _put_unless_stopped(hashed, block, stop):
@@ -172,7 +172,7 @@ class TrainingRun:
         steps = [blocks[i : i + size] for i in range(0, len(blocks), size)]
         order = np.random.RandomState(self.seed + epoch).permutation(len(steps))
         for done, index in enumerate(order, start=1):
-            self.step = [(*featurepool.load(path), reviews) for path, reviews in steps[index]]
+            self.step = [(*hashing_pool.load(path), reviews) for path, reviews in steps[index]]
             self._learn_step(epoch, (epoch + done / len(order)) / self.epochs)
         self._end_of_epoch()
 
@@ -184,7 +184,7 @@ class TrainingRun:
         for start in range(0, len(held[0]), size):
             path = self.spill / f"holdout-{start:09d}.npy"
             chunk = (held[0][start : start + size], held[1][start : start + size])
-            future = self.pool.submit(featurepool.hash_to_file, *chunk, str(path))
+            future = self.pool.submit(hashing_pool.hash_to_file, *chunk, str(path))
             submitted.append((future, path))
         return submitted
 
@@ -195,7 +195,7 @@ class TrainingRun:
         chunks = []
         for future, path in held_files:
             future.result()
-            chunks.append(featurepool.load(path))
+            chunks.append(hashing_pool.load(path))
         for seen, path in self.snapshots or []:
             weights = np.load(path)
             self.curve.append((seen, _accuracy(chunks, weights[:-1], weights[-1])))
@@ -205,7 +205,7 @@ class TrainingRun:
     def _take(self, future: Future, reviews: int, path: Path, read: float) -> None:
         """A hashed block of the first epoch (the file ``read`` to its end): learn full steps."""
         future.result()
-        self.step.append((*featurepool.load(path), reviews))
+        self.step.append((*hashing_pool.load(path), reviews))
         if len(self.step) == self.blocks_per_step:
             self._learn_step(0, read)
 
@@ -217,7 +217,7 @@ class TrainingRun:
         if not self.model.classifier.average and self.done >= AVERAGE_START:
             average_from_now(self.model.classifier)
         self.done = fraction / self.epochs if epoch == 0 else fraction
-        features = featurepool.stack([x for x, _, _ in self.step])
+        features = hashing_pool.stack([x for x, _, _ in self.step])
         labels = np.concatenate([y for _, y, _ in self.step])
         reviews = sum(count for _, _, count in self.step)
         self.step = []

@@ -3,15 +3,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run from a checkout without installing the package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from movieclassifier import configure_logging  # noqa: E402
-from movieclassifier.cli_ops import retrain_command  # noqa: E402
-from movieclassifier.config import ConfigError, Settings  # noqa: E402
+from movieclassifier import configure_logging
+from movieclassifier.cli.operate import retrain_command
+from movieclassifier.config import ConfigError, Settings
 
 if __name__ == "__main__":
     try:

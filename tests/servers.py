@@ -47,7 +47,6 @@ def settings_env(settings, **extra: str) -> dict[str, str]:
 def subprocess_env(env: Mapping[str, str]) -> dict[str, str]:
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MODEL_DIR")}
     full.update(env)
-    full["PYTHONPATH"] = str(REPO_ROOT)
     return full
 
 

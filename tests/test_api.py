@@ -316,7 +316,7 @@ def test_predict_answers_the_bytes_jsonify_would(client, seed_model, app):
     ],
 )
 def test_the_fast_parser_reads_what_json_reads(body):
-    from movieclassifier.api import loads_fast
+    from movieclassifier.web.shortcuts import loads_fast
 
     expected = json.loads(body)
     parsed = loads_fast(body)
@@ -326,7 +326,7 @@ def test_the_fast_parser_reads_what_json_reads(body):
 
 @pytest.mark.parametrize("body", [b"not json", b'{"review": "cut', b"\xff\xfe", b""])
 def test_the_fast_parser_refuses_what_json_refuses(body):
-    from movieclassifier.api import loads_fast
+    from movieclassifier.web.shortcuts import loads_fast
 
     with pytest.raises(ValueError):
         json.loads(body)

@@ -3,7 +3,8 @@ from sqlalchemy import select
 
 from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback
-from movieclassifier import cli_ops, feedback, model_store, retrain
+from movieclassifier import feedback, model_store, retrain
+from movieclassifier.cli import operate
 from movieclassifier.schema import QUARANTINED, ROLLED_BACK, Feedback
 
 
@@ -24,7 +25,7 @@ def two_versions(settings, sessions, seed_model):
 
 
 def test_every_command_has_help():
-    commands = list(cli_ops.COMMANDS) + list(cli_ops.quarantine_group.commands.values())
+    commands = list(operate.COMMANDS) + list(operate.quarantine_group.commands.values())
     assert all(command.help for command in commands)
 
 

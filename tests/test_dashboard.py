@@ -105,11 +105,11 @@ def test_dashboard_shows_no_review_text(client, sessions):
 
 def test_dashboard_queries_do_not_grow_with_versions(app, client, sessions, engine):
     """Aggregates come from SQL: ten more versions cost no more statements."""
-    from movieclassifier import db
+    from movieclassifier.web import database
 
     populate(sessions)
     with app.app_context():
-        statements = count_statements(db.get_engine())
+        statements = count_statements(database.get_engine())
     client.get("/dashboard")
     few = len(statements)
     with sessions.begin() as session:

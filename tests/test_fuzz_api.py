@@ -19,8 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from movieclassifier import openapi
 from movieclassifier.config import Settings
+from movieclassifier.web import openapi
 
 OPERATIONS = [
     (method.upper(), path)

@@ -19,8 +19,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from test_stats import T0, add_answers, add_run, add_version, make_current
 
-from movieclassifier import create_app, metrics
+from movieclassifier import create_app
 from movieclassifier.schema import PENDING, PROMOTED, QUARANTINED
+from movieclassifier.web import metrics
 from servers import gunicorn_server, settings_env
 
 

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from movieclassifier import model_store, text
+from movieclassifier import features, model_store
 from movieclassifier.schema import PROMOTED
 
 
@@ -38,7 +38,7 @@ def test_load_fetches_missing_file_from_database(settings, sessions, seed_model,
 def test_load_refuses_other_feature_parameters(settings, sessions, seed_model):
     with sessions.begin() as session:
         row = model_store.get_version(session, seed_model)
-        row.feature_params = {**text.feature_params(), "n_features": 2**18}
+        row.feature_params = {**features.feature_params(), "n_features": 2**18}
     with sessions() as session:
         with pytest.raises(model_store.FeatureMismatch, match="n_features=262144 in the model"):
             model_store.load(session, seed_model, settings.model_dir)
@@ -91,12 +91,12 @@ def test_load_refuses_a_model_of_an_older_tokenizer_and_says_to_retrain(
 ):
     with sessions.begin() as session:
         row = model_store.get_version(session, seed_model)
-        row.feature_params = {**text.feature_params(), "tokenizer_version": 1}
+        row.feature_params = {**features.feature_params(), "tokenizer_version": 1}
     with sessions() as session:
         with pytest.raises(model_store.FeatureMismatch) as caught:
             model_store.load_current(session, settings.model_dir)
     message = str(caught.value)
-    assert f"tokenizer_version=1 in the model, {text.TOKENIZER_VERSION} in this code" in message
+    assert f"tokenizer_version=1 in the model, {features.TOKENIZER_VERSION} in this code" in message
     assert "train_stream.py" in message
 
 

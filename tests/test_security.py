@@ -2,7 +2,8 @@
 
 import pytest
 
-from movieclassifier.security import CONTENT_SECURITY_POLICY, SecurityHeaders
+from movieclassifier.web.security import CONTENT_SECURITY_POLICY, HEADERS
+from movieclassifier.web.shortcuts import SecurityHeaders
 
 
 @pytest.mark.parametrize("path", ["/", "/dashboard", "/api/v1/models", "/no-such-page"])
@@ -38,7 +39,8 @@ def test_a_response_with_its_own_policy_keeps_it():
         return [b"ok"]
 
     seen = []
-    SecurityHeaders(app)({}, lambda status, headers, exc_info=None: seen.extend(headers))
+    middleware = SecurityHeaders(app, list(HEADERS.items()))
+    middleware({}, lambda status, headers, exc_info=None: seen.extend(headers))
     assert seen == [("content-security-policy", "default-src 'none'")]
 
 

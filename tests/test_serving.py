@@ -9,9 +9,8 @@ from sqlalchemy import event
 
 from conftest import train_tiny_model
 from movieclassifier import model_store
-from movieclassifier.errors import ModelUnavailable
+from movieclassifier.model_cache import ModelCache, NoServableModel
 from movieclassifier.schema import PROMOTED
-from movieclassifier.serving import ModelCache
 
 
 class Clock:
@@ -47,7 +46,7 @@ def statements(engine):
 
 def test_no_model_is_unavailable_with_a_hint(settings, sessions):
     cache = ModelCache(settings.model_dir, 60)
-    with sessions() as session, pytest.raises(ModelUnavailable, match="train_stream.py"):
+    with sessions() as session, pytest.raises(NoServableModel, match="train_stream.py"):
         cache.get(session)
 
 
@@ -142,7 +141,7 @@ def test_a_first_load_that_fails_is_unavailable(settings, sessions, seed_model):
         path = settings.model_dir / model_store.get_version(session, seed_model).filename
     path.write_bytes(b"not the registered bytes")
     cache = ModelCache(settings.model_dir, 0)
-    with sessions() as session, pytest.raises(ModelUnavailable, match="cannot be loaded"):
+    with sessions() as session, pytest.raises(NoServableModel, match="cannot be loaded"):
         cache.get(session)
 
 
@@ -152,12 +151,12 @@ def test_a_failed_version_is_retried_only_after_the_interval(settings, sessions,
     path.write_bytes(b"not the registered bytes")
     clock = Clock()
     cache = ModelCache(settings.model_dir, 60, clock)
-    with sessions() as session, pytest.raises(ModelUnavailable, match="cannot be loaded"):
+    with sessions() as session, pytest.raises(NoServableModel, match="cannot be loaded"):
         cache.get(session)
     # Repaired (it will be fetched from the database), but not re-read on every request.
     path.unlink()
     clock.now += 30
-    with sessions() as session, pytest.raises(ModelUnavailable, match="see the log"):
+    with sessions() as session, pytest.raises(NoServableModel, match="see the log"):
         cache.get(session)
     clock.now += 30
     with sessions() as session:

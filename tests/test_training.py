@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
-from movieclassifier import holdout, model_store, text, training
+from movieclassifier import features, holdout, model_store, training
 from servers import REPO_ROOT, settings_env, subprocess_env
 
 SCRIPT = REPO_ROOT / "scripts" / "train_stream.py"
@@ -37,7 +37,7 @@ def thirty_rows() -> list[tuple[str, int]]:
 
 def sentence_count(rows) -> int:
     """How many rows the trainer learns from ``rows`` when it splits them into sentences."""
-    return text.sentence_features([r for r, _ in rows])[0].shape[0]
+    return features.sentence_features([r for r, _ in rows])[0].shape[0]
 
 
 def write_csv(path, rows, header=("review", "sentiment")):
@@ -82,7 +82,7 @@ def test_good_csv_publishes_version_1_and_prints_a_summary(settings, sessions, t
         assert row.holdout_rows == 6 and holdout.count(session) == 6
         assert row.samples_seen == sentences * training.EPOCHS
         assert row.details["training"]["sentences"] is True
-        assert row.feature_params == text.feature_params()
+        assert row.feature_params == features.feature_params()
         assert row.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         model = model_store.load_current(session, settings.model_dir)
     assert model.predict(["a wonderful, brilliant film"])[0].label == "positive"

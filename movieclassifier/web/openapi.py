@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from movieclassifier.config import Settings
-from movieclassifier.forms import MAX_ID
+from movieclassifier.web.forms import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 

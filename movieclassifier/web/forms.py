@@ -12,7 +12,7 @@ from wtforms import HiddenField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from movieclassifier.config import Settings
-from movieclassifier.errors import BadRequest
+from movieclassifier.web.errors import BadRequest
 
 # The ids are an INTEGER column: a larger number cannot name a row and would overflow.
 MAX_ID = 2**31 - 1

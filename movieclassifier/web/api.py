@@ -6,21 +6,19 @@ error is an ``errors.APIError`` (one shape); a 2xx to feedback means the row is 
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from flask import Blueprint, current_app, jsonify
 
-from movieclassifier import db, model_store, openapi, serving
+from movieclassifier import model_store
 from movieclassifier.config import Settings
-from movieclassifier.errors import BadRequest
-from movieclassifier.forms import MAX_ID, check_review
 from movieclassifier.model import LABELS
 from movieclassifier.schema import Feedback, iso_utc
+from movieclassifier.web import database, openapi, serving, shortcuts
+from movieclassifier.web.errors import BadRequest
+from movieclassifier.web.forms import MAX_ID, check_review
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -35,34 +33,6 @@ JSON_TYPES = {
     float: "number",
     type(None): "null",
 }
-
-
-def json_response(document: dict[str, Any]) -> Response:
-    """``jsonify(document)`` for plain JSON values (no dates, no dataclasses), by orjson.
-
-    The same document as Flask writes outside debug mode (keys sorted, compact), in a tenth
-    of the time: ``json``'s encoder took about 110 µs for a batch's 100 predictions, most
-    of it writing the floats. orjson writes non-ASCII characters as UTF-8 rather than
-    ``\\u`` escapes, which is the same JSON.
-    """
-    return Response(
-        orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE),
-        content_type="application/json",
-    )
-
-
-def loads_fast(data: bytes) -> Any:
-    """``json.loads(data)`` for bodies without integer fields, parsed by orjson when it can.
-
-    About twice as fast on a batch's 120 KB. orjson refuses a few texts that ``json``
-    accepts (``NaN``, a lone surrogate escape, a byte-order mark): those take ``json.loads``,
-    so exactly the same bodies are accepted. It reads an integer beyond 64 bits as a float,
-    which is why the bodies with integer fields (feedback's ``prediction_id``) use ``json``.
-    """
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
 
 
 def _settings() -> Settings:
@@ -98,7 +68,7 @@ def json_body(
     Raises:
         BadRequest: the body is not a JSON object, or it has an unknown field.
     """
-    body = request_json(settings.max_content_length, loads)
+    body = shortcuts.request_json(settings.max_content_length, loads)
     if not isinstance(body, dict):
         raise BadRequest(
             "Request body must be a JSON object (Content-Type: application/json), got "
@@ -109,48 +79,6 @@ def json_body(
     unknown = sorted(set(body) - set(allowed))
     accepted = ", ".join(f"'{name}'" for name in allowed)
     raise BadRequest(f"unknown field '{unknown[0]}'; accepted fields: {accepted}")
-
-
-def request_json(max_length: int, loads: Callable[[bytes], Any] = json.loads) -> Any:
-    """``request.get_json(silent=True)``: the parsed body, or None when it is not JSON.
-
-    The common case (``Content-Type: application/json`` exactly) skips parsing the header,
-    and the body goes to ``loads`` directly rather than through Flask's JSON provider.
-    """
-    environ = request.environ
-    if environ.get("CONTENT_TYPE") != "application/json" and not request.is_json:
-        return None
-    try:
-        return loads(request_body(environ, max_length))
-    except ValueError:  # also UnicodeDecodeError: not UTF-8
-        return None
-    except RecursionError:
-        # Valid JSON nested about a thousand deep (``[[[[...``) exhausts json's recursion:
-        # the client's mistake, not the server's.
-        raise BadRequest("Request body is JSON nested too deeply") from None
-
-
-def request_body(environ: dict[str, Any], max_length: int) -> bytes:
-    """``request.get_data()``, read straight from the WSGI input when Content-Length says how much.
-
-    werkzeug wraps the input in a ``LimitedStream`` and reads it in a loop until the end;
-    under gunicorn each of those reads is several calls deep. With a plain Content-Length
-    one exact read does (about 5 µs less per predict request, bench/results/serve.md). The
-    same rules: a length over ``max_length`` is 413 before anything is read, a body cut
-    short is 400. Anything else (chunked, no length) takes werkzeug's way. The input is
-    put back as a buffer, so that a later ``request.get_data()`` still sees the body.
-    """
-    length = environ.get("CONTENT_LENGTH", "")
-    if not (length.isascii() and length.isdigit()) or "HTTP_TRANSFER_ENCODING" in environ:
-        return request.get_data()
-    size = int(length)
-    if size > max_length:
-        raise RequestEntityTooLarge()
-    data = environ["wsgi.input"].read(size)
-    if len(data) != size:
-        raise ClientDisconnected()
-    environ["wsgi.input"] = io.BytesIO(data)
-    return data  # type: ignore[no-any-return]
 
 
 def _expect(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any:
@@ -193,7 +121,7 @@ def reviews_from(body: dict[str, Any], settings: Settings) -> list[str]:
 def predict():  # type: ignore[no-untyped-def]
     """Classify one review or a batch; with ``"track": true`` store them for feedback."""
     settings = _settings()
-    body = json_body(PREDICT_FIELDS, settings, loads_fast)
+    body = json_body(PREDICT_FIELDS, settings, shortcuts.loads_fast)
     reviews = reviews_from(body, settings)
     track = _expect(body, "track", bool, "a boolean") if "track" in body else False
     if track:
@@ -206,7 +134,7 @@ def predict():  # type: ignore[no-untyped-def]
         for p, pid in zip(predictions, ids, strict=True)
     ]
     version = predictions[0].model_version
-    return json_response({"ok": True, "model_version": version, "predictions": items})
+    return shortcuts.json_response({"ok": True, "model_version": version, "predictions": items})
 
 
 def feedback_json(row: Feedback) -> dict[str, Any]:
@@ -244,7 +172,7 @@ def model_info():  # type: ignore[no-untyped-def]
     ``MODEL_RELOAD_SECONDS`` after a promotion or rollback. 503 before the first model.
     """
     served = serving.current_model()
-    session = db.get_session()
+    session = database.get_session()
     described = model_store.describe(model_store.get_version(session, served.version))
     current = model_store.current_version(session)
     return jsonify({"ok": True, **described, "current_version": current})
@@ -253,7 +181,7 @@ def model_info():  # type: ignore[no-untyped-def]
 @bp.get("/models")
 def models():  # type: ignore[no-untyped-def]
     """Every registered version, newest first, and which one is current."""
-    session = db.get_session()
+    session = database.get_session()
     rows = model_store.list_versions(session)
     return jsonify(
         {

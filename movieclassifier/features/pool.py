@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from movieclassifier import text
+from movieclassifier import features
 
 
 def hash_to_file(
@@ -27,14 +27,14 @@ def hash_to_file(
     """Hash ``texts`` and write their feature columns and labels to ``path``; returns rows.
 
     With ``sentences``, the rows are the reviews' sentences, each with its review's label
-    (``text.sentence_features``); splitting happens here, in the worker, with the hashing.
-    Only the column indices are written: the values follow from them (``text.weigh``).
+    (``features.sentence_features``); splitting happens here, in the worker, with the hashing.
+    Only the column indices are written: the values follow from them (``features.unit_rows``).
     """
     if sentences:
-        matrix, review = text.sentence_features(texts)
+        matrix, review = features.sentence_features(texts)
         labels = np.asarray(labels)[review]
     else:
-        matrix = text.transform(texts)
+        matrix = features.transform(texts)
     # Three plain .npy arrays one after the other: no zip container, no checksum to compute
     # (np.savez's were a tenth of the parent's time), read back with one read each.
     with open(path, "wb") as handle:
@@ -49,9 +49,10 @@ def load(path: str | Path) -> tuple[sparse.csr_matrix, np.ndarray]:
     with open(path, "rb") as handle:
         indptr, indices, labels = np.load(handle), np.load(handle), np.load(handle)
     matrix = sparse.csr_matrix(
-        (np.empty(len(indices), text.DTYPE), indices, indptr), shape=(len(labels), text.N_FEATURES)
+        (np.empty(len(indices), features.DTYPE), indices, indptr),
+        shape=(len(labels), features.N_FEATURES),
     )
-    return text.weigh(matrix), labels.astype(np.int64)
+    return features.unit_rows(matrix), labels.astype(np.int64)
 
 
 def stack(matrices: Sequence[sparse.csr_matrix]) -> sparse.csr_matrix:

@@ -36,7 +36,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from movieclassifier import db, schema, stats
+from movieclassifier import schema, stats
+from movieclassifier.web import database
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def process_metrics() -> Collector:
 
 def metrics_view() -> Response:
     """``GET /metrics``: Prometheus text format."""
-    scrape = _Scrape([process_metrics(), DatabaseCollector(db.get_session())])
+    scrape = _Scrape([process_metrics(), DatabaseCollector(database.get_session())])
     return Response(generate_latest(scrape), content_type=CONTENT_TYPE_LATEST)
 
 

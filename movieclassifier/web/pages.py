@@ -7,31 +7,16 @@ sends just the stored prediction's id and the answer; the rest comes from our ow
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Request, current_app, jsonify, render_template
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Blueprint, current_app, jsonify, render_template
 
-from movieclassifier import serving
-from movieclassifier.api import feedback_json
 from movieclassifier.config import Settings
-from movieclassifier.errors import BadRequest, wants_json
-from movieclassifier.forms import FeedbackForm, ReviewForm
 from movieclassifier.model import LABELS
+from movieclassifier.web import serving
+from movieclassifier.web.api import feedback_json
+from movieclassifier.web.errors import BadRequest, wants_json
+from movieclassifier.web.forms import FeedbackForm, ReviewForm
 
 bp = Blueprint("web", __name__)
-# Paths that never use the cookie session (the API is not cookie-authenticated).
-SESSIONLESS_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/static/")
-
-
-class PageSessionInterface(SecureCookieSessionInterface):
-    """Cookie sessions (which hold the CSRF secret) for the pages only.
-
-    Opening a signed cookie session on every API call costs time and sets nothing.
-    """
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(SESSIONLESS_PREFIXES):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
 
 
 def _settings() -> Settings:

@@ -9,24 +9,14 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from movieclassifier.db import DATABASE_DOWN, database_unavailable
+from movieclassifier.model_cache import NoServableModel
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Internal server error"
-# What SQLAlchemy raises when the database cannot be reached or is too busy (a refused or
-# lost connection, SQLite's lock wait running out); ``database_unavailable`` tells these
-# apart from bugs that SQLite reports the same way.
-DATABASE_DOWN = (OperationalError, InterfaceError)
-# SQLite's codes for trouble with the file or its locks; a missing table is SQLITE_ERROR.
-SQLITE_UNAVAILABLE = (
-    "SQLITE_CANTOPEN",
-    "SQLITE_BUSY",
-    "SQLITE_LOCKED",
-    "SQLITE_IOERR",
-    "SQLITE_FULL",
-)
 DATABASE_DOWN_MESSAGE = "The database is unavailable right now; try again in a few seconds"
 DATABASE_RETRY_SECONDS = 5
 CSRF_MESSAGE = (
@@ -59,28 +49,9 @@ class Conflict(APIError):
     status = 409
 
 
-class ModelUnavailable(APIError):
-    status = 503
-
-
 def error_response(message: str, status: int) -> tuple[Response, int]:
     """The one JSON error shape."""
     return jsonify({"ok": False, "error": message, "status": status}), status
-
-
-def database_unavailable(error: Exception) -> bool:
-    """Whether ``error`` says the database cannot be used right now, rather than a bug.
-
-    A driver's OperationalError is about the connection or the server (PostgreSQL), except
-    SQLite's, which also covers a missing table or bad SQL: there only the codes of
-    ``SQLITE_UNAVAILABLE`` count.
-    """
-    if isinstance(error, InterfaceError):
-        return True
-    if not isinstance(error, OperationalError):
-        return False
-    code = getattr(error.orig, "sqlite_errorname", None)
-    return code is None or code.startswith(SQLITE_UNAVAILABLE)
 
 
 def wants_json() -> bool:
@@ -150,6 +121,11 @@ def register_error_handlers(app: Flask) -> None:
             if key.lower() in ("allow", "retry-after"):
                 response.headers[key] = value
         return response, status
+
+    @app.errorhandler(NoServableModel)
+    def handle_no_model(error: NoServableModel):  # type: ignore[no-untyped-def]
+        # The core's "nothing to serve" (none published, or it cannot be loaded): 503.
+        return handle_api_error(APIError(str(error), 503))
 
     def handle_unreadable_body(error: Exception):  # type: ignore[no-untyped-def]
         # The client's mistake, found by the server only when the app reads the body.

@@ -1,6 +1,6 @@
 """Operator commands for the feedback loop (versions, rollback, prune, quarantine, retrain).
 
-Registered on ``app.cli`` next to the commands of ``cli``; ``scripts/retrain.py`` runs
+Registered on ``app.cli`` by ``cli.init_app``; ``scripts/retrain.py`` runs
 ``retrain_command``. Domain errors become ``click.ClickException`` with a hint.
 """
 
@@ -10,30 +10,22 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import feedback, locking, model_store, operations, retrain
-from movieclassifier.cli import explain_database_errors, load_settings, open_database
+from movieclassifier import feedback, locking, model_store, retrain, stats
+from movieclassifier.cli.common import database, explain_database_errors
 from movieclassifier.config import ConfigError, Settings, parse_duration
+from movieclassifier.model import LABELS
+from movieclassifier.schema import iso_utc
 
 log = logging.getLogger(__name__)
 
 BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later"
-
-
-@contextmanager
-def _database() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
-    settings = load_settings()
-    sessions = open_database(settings)
-    try:
-        yield settings, sessions
-    finally:
-        sessions.kw["bind"].dispose()
+EXCERPT_CHARS = 70
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
@@ -80,7 +72,7 @@ def retrain_command(
     as_json: bool,
 ) -> None:
     """Learn the feedback no version has learned yet; publish the result or reject it."""
-    with _database() as (settings, sessions):
+    with database() as (settings, sessions):
         if every is None and clock:
             every = settings.retrain_every
         if every is None:
@@ -142,14 +134,14 @@ def _clock(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def versions_command(limit: int, as_json: bool) -> None:
     """List model versions: status, held-out accuracy, labels learned, live accuracy."""
-    with _database() as (_settings, sessions), sessions() as session:
-        rows = operations.version_table(session, limit)
+    with database() as (_settings, sessions), sessions() as session:
+        rows = version_table(session, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         raise click.ClickException(f"no model versions yet; {model_store.TRAIN_HINT}")
-    click.echo(operations.format_table(rows))
+    click.echo(format_table(rows))
 
 
 @click.command("rollback")
@@ -159,10 +151,10 @@ def rollback_command(version: int) -> None:
 
     Every worker of every server moves to it at its next reload check.
     """
-    with _database() as (settings, sessions):
+    with database() as (settings, sessions):
         try:
             with locking.retrain_lock(sessions.kw["bind"]):
-                undone = operations.rollback(sessions, settings.model_dir, version)
+                undone = model_store.rollback(sessions, settings.model_dir, version)
         except locking.Busy as exc:
             raise click.ClickException(f"{exc}; try again when it has finished") from exc
         except model_store.ModelStoreError as exc:
@@ -180,10 +172,12 @@ def rollback_command(version: int) -> None:
 )
 def prune_command(keep: int | None) -> None:
     """Drop the bytes and files of old versions, and orphan files; never the current one."""
-    with _database() as (settings, sessions):
+    with database() as (settings, sessions):
         try:
             with locking.retrain_lock(sessions.kw["bind"]), sessions.begin() as session:
-                report = operations.prune(session, settings, keep)
+                report = model_store.prune(
+                    session, settings.model_dir, keep or settings.keep_model_versions
+                )
         except locking.Busy as exc:
             raise click.ClickException(f"{exc}; try again when it has finished") from exc
     versions = ", ".join(str(v) for v in report.pruned_versions) or "none"
@@ -200,8 +194,8 @@ def quarantine_group() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 def quarantine_list(version: int | None, limit: int) -> None:
     """List quarantined feedback, oldest first."""
-    with _database() as (_settings, sessions), sessions() as session:
-        lines = operations.quarantine_lines(session, version, limit)
+    with database() as (_settings, sessions), sessions() as session:
+        lines = quarantine_lines(session, version, limit)
     if not lines:
         click.echo("no quarantined feedback")
         return
@@ -212,7 +206,7 @@ def _settle(ids: tuple[int, ...], version: int | None, take_all: bool, action: s
     if not ids and version is None and not take_all:
         raise click.UsageError("name feedback IDS, or --version V, or --all")
     settle = feedback.approve if action == "approve" else feedback.discard
-    with _database() as (_settings, sessions):
+    with database() as (_settings, sessions):
         try:
             with sessions.begin() as session:
                 return settle(session, ids, version)
@@ -249,6 +243,63 @@ def quarantine_discard(ids: tuple[int, ...], version: int | None, take_all: bool
     """Discard quarantined feedback for good: no version will learn it."""
     count = _settle(ids, version, take_all, "discard")
     click.echo(f"discarded {count} feedback rows")
+
+
+def version_table(session: Session, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` versions as rows for ``flask versions``; live accuracy is the
+    dashboard's (``stats.versions``), so the two never disagree."""
+    return [
+        {
+            "version": row.version,
+            "current": row.is_current,
+            "status": row.status,
+            "created_at": iso_utc(row.created_at),
+            "source": row.source,
+            "holdout_accuracy": row.holdout_accuracy,
+            "learned": row.learned,
+            "live_feedback": row.answers,
+            "live_accuracy": row.live_accuracy,
+            "pruned": row.pruned,
+        }
+        for row in stats.versions(session)[:limit]
+    ]
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table; ``*`` marks the current version.
+
+    >>> print(format_table([{"version": 2, "current": True, "status": "promoted",
+    ...     "source": "feedback", "holdout_accuracy": 0.9, "learned": 3,
+    ...     "live_feedback": 0, "live_accuracy": None, "pruned": False}]))
+    version  status       source    held-out  learned  live (answers)
+    *2       promoted     feedback  0.9000          3  n/a (0)
+    """
+    lines = ["version  status       source    held-out  learned  live (answers)"]
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        status = row["status"] + (" pruned" if row["pruned"] else "")
+        live = _number(row["live_accuracy"])
+        lines.append(
+            f"{mark}{row['version']:<7} {status:<12} {row['source']:<9} "
+            f"{_number(row['holdout_accuracy']):<9} {row['learned']:>7}  "
+            f"{live} ({row['live_feedback']})"
+        )
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def quarantine_lines(session: Session, version: int | None, limit: int) -> list[str]:
+    """One line per quarantined row: id, rejected version, label, the review's start."""
+    lines = []
+    for row in feedback.quarantined(session, version, limit):
+        review = feedback.get_prediction(session, row.prediction_id).review
+        excerpt = review if len(review) <= EXCERPT_CHARS else review[: EXCERPT_CHARS - 1] + "…"
+        label = LABELS[row.label]
+        lines.append(f"{row.id:>6}  version {row.quarantined_version}  {label:<8}  {excerpt!r}")
+    return lines
 
 
 COMMANDS: list[click.Command] = [

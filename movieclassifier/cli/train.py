@@ -1,65 +1,22 @@
-"""Command-line interface: ``flask --app movieclassifier ...`` and the scripts in ``scripts/``.
-
-Commands build their own ``Settings`` from the environment, so they run the same way
-from the Flask CLI, from ``scripts/`` and from cron. Domain errors become
-``click.ClickException`` with a hint; tracebacks are for bugs.
-"""
+"""Commands that make models from data: ``init-db`` and ``train`` (``scripts/train_stream.py``)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
 
 from movieclassifier import db, model_store
-from movieclassifier.config import ConfigError, Settings
-from movieclassifier.errors import DATABASE_DOWN, database_unavailable
+from movieclassifier.cli.common import (
+    explain_database_errors,
+    load_settings,
+    open_database,
+    safe_url,
+)
 from movieclassifier.training import BATCH_SIZE, EPOCHS, EPOCHS_WHOLE_REVIEWS, SENTENCES
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def explain_database_errors(command: click.Command) -> click.Command:
-    """Make ``command`` (and a group's subcommands) report a database it cannot use in one
-    line naming that database, rather than with a traceback. Changes it in place."""
-    if isinstance(command, click.Group):
-        for subcommand in command.commands.values():
-            explain_database_errors(subcommand)
-    callback = command.callback
-    if callback is None:
-        return command
-
-    @functools.wraps(callback)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return callback(*args, **kwargs)
-        except DATABASE_DOWN as exc:
-            if not database_unavailable(exc):
-                raise
-            reason = str(exc.orig or exc).strip().splitlines()[0]
-            url = _safe_url(load_settings().database_url)
-            raise click.ClickException(f"the database {url} is unavailable: {reason}") from exc
-
-    command.callback = run
-    return command
-
-
-def open_database(settings: Settings, migrate: bool = True):  # type: ignore[no-untyped-def]
-    """A session factory for the configured database, migrated to the newest schema."""
-    engine = db.make_engine(settings.database_url)
-    if migrate:
-        db.init_db(engine)
-    return db.make_session_factory(engine)
 
 
 @click.command("init-db")
@@ -67,13 +24,7 @@ def init_db_command() -> None:
     """Create the database or upgrade it to the newest schema (keeps every row)."""
     settings = load_settings()
     db.init_db(db.make_engine(settings.database_url))
-    click.echo(f"database ready: {_safe_url(settings.database_url)}")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    click.echo(f"database ready: {safe_url(settings.database_url)}")
 
 
 @click.command("train")
@@ -281,11 +232,3 @@ def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None
 
 
 COMMANDS = [explain_database_errors(command) for command in (init_db_command, train_command)]
-
-
-def init_app(app: Flask) -> None:
-    """Register every command on ``app.cli`` (``flask --app movieclassifier ...``)."""
-    from movieclassifier import cli_ops
-
-    for command in COMMANDS + cli_ops.COMMANDS:
-        app.cli.add_command(command)

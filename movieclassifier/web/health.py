@@ -13,8 +13,8 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from movieclassifier import db, serving
-from movieclassifier.errors import ModelUnavailable
+from movieclassifier.model_cache import NoServableModel
+from movieclassifier.web import database, serving
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -41,15 +41,15 @@ def _not_ready(message: str, database: str, version: int | None = None):  # type
 def readyz():  # type: ignore[no-untyped-def]
     """Ready when the database answers and this worker has a model loaded."""
     try:
-        with db.get_engine().connect() as connection:
+        with database.get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         log.warning("readyz: database unreachable: %s", exc)
         return _not_ready(f"database unreachable ({exc.__class__.__name__})", "unreachable")
     try:
         model = serving.current_model()
-    except ModelUnavailable as exc:
-        return _not_ready(exc.message, "ok")
+    except NoServableModel as exc:
+        return _not_ready(str(exc), "ok")
     except SQLAlchemyError as exc:
         log.warning("readyz: model registry unreadable: %s", exc)
         return _not_ready(f"model registry unreadable ({exc.__class__.__name__})", "unreachable")

@@ -10,7 +10,8 @@ import logging
 from flask import Blueprint, render_template
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from movieclassifier import chart, db, schema, stats
+from movieclassifier import schema, stats
+from movieclassifier.web import chart, database
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/dashboard")
 def dashboard():  # type: ignore[no-untyped-def]
     """What the service is doing: which model answers, how well, and what it learned."""
-    session = db.get_session()
+    session = database.get_session()
     try:
         versions = stats.versions(session)
         series = stats.live_accuracy(session)

@@ -1,0 +1,19 @@
+"""The click commands: ``flask --app movieclassifier ...`` and the scripts in ``scripts/``.
+
+``train`` makes models from data, ``operate`` runs the loop and its operator commands,
+``common`` holds what they share. ``init_app(app)`` registers them all.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from movieclassifier.cli import operate, train
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask) -> None:
+    """Register every command on ``app.cli``."""
+    for command in train.COMMANDS + operate.COMMANDS:
+        app.cli.add_command(command)
