@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
-from movieclassifier.model import LABEL_IDS, Prediction
+from movieclassifier.model import LABEL_IDS, Labelled, Prediction
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
@@ -214,10 +214,10 @@ def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int
     return changed
 
 
-def replay(session: Session, versions: Sequence[int], limit: int) -> tuple[list[str], list[int]]:
+def replay(session: Session, versions: Sequence[int], limit: int) -> Labelled:
     """Texts and labels already learned by ``versions`` (newest ``limit``), oldest first."""
     if not versions:
-        return [], []
+        return Labelled([], [])
     rows = list(
         session.execute(
             select(StoredPrediction.review, Feedback.label)
@@ -228,7 +228,7 @@ def replay(session: Session, versions: Sequence[int], limit: int) -> tuple[list[
         )
     )
     rows.reverse()
-    return [review for review, _ in rows], [label for _, label in rows]
+    return Labelled([review for review, _ in rows], [label for _, label in rows])
 
 
 def quarantined(session: Session, version: int | None = None, limit: int = 50) -> list[Feedback]:

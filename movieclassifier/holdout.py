@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from movieclassifier.model import Labelled
 from movieclassifier.schema import HoldoutReview
 
 INSERT_CHUNK = 1000
@@ -20,16 +21,16 @@ def replace(session: Session, reviews: Sequence[str], labels: Sequence[int]) -> 
         session.execute(insert(HoldoutReview), rows[start : start + INSERT_CHUNK])
 
 
-def load(session: Session) -> tuple[list[str], list[int]]:
+def load(session: Session) -> Labelled:
     """The held-out reviews and their labels, in a stable order."""
     result = session.execute(
         select(HoldoutReview.review, HoldoutReview.label).order_by(HoldoutReview.id)
     )
-    reviews, labels = [], []
+    held = Labelled([], [])
     for review, label in result:
-        reviews.append(review)
-        labels.append(label)
-    return reviews, labels
+        held.texts.append(review)
+        held.labels.append(label)
+    return held
 
 
 def count(session: Session) -> int:

@@ -30,11 +30,18 @@ AVERAGE_START = 0.3
 _AVERAGE_STATE = ("_standard_coef", "_standard_intercept", "_average_coef", "_average_intercept")
 
 
+class Labelled(NamedTuple):
+    """Reviews and their labels (0/1), in the same order."""
+
+    texts: list[str]
+    labels: list[int]
+
+
 class Prediction(NamedTuple):
     """One answer: the label, the probability of that label, and the version that gave it.
 
     A named tuple rather than a frozen dataclass: a batch makes one per review, and a tuple
-    is made in half the time.
+    is cheaper to make.
     """
 
     label: str
@@ -47,8 +54,8 @@ def new_classifier(seed: int = 0) -> SGDClassifier:
     """An untrained classifier with the project's hyper-parameters (not averaging yet).
 
     ``shuffle=False``: a step's rows are learned in the file's order (IMDb's rows are in a
-    random order already); reading them in order is about 30% faster than shuffling each step,
-    at the same accuracy (bench/results/train.md).
+    random order already); that is faster than shuffling each step, at the same accuracy
+    (see bench/results/train.md).
     """
     return SGDClassifier(
         loss="log_loss", alpha=ALPHA, average=False, random_state=seed, shuffle=False
@@ -71,6 +78,22 @@ def average_from_now(classifier: SGDClassifier) -> SGDClassifier:
         classifier._standard_intercept = classifier.intercept_.copy()
         classifier._average_intercept = classifier.intercept_.copy()
     classifier.set_params(average=int(classifier.t_))
+    return classifier
+
+
+def set_weights(classifier: SGDClassifier, weights: np.ndarray) -> SGDClassifier:
+    """Make ``weights`` the served weights of a fitted classifier (in place; returns it).
+
+    An averaging classifier keeps its own running and averaged copies of the weights; they
+    become the new ones too, so a later ``partial_fit`` (``train --continue``) continues
+    from what is served.
+    """
+    classifier.coef_ = weights.astype(classifier.coef_.dtype).reshape(1, -1)
+    if classifier.average:
+        for name in ("_standard_coef", "_average_coef"):
+            setattr(classifier, name, classifier.coef_.copy())
+        for name in ("_standard_intercept", "_average_intercept"):
+            setattr(classifier, name, classifier.intercept_.copy())
     return classifier
 
 

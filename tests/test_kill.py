@@ -1,19 +1,24 @@
-"""kill -9 the retrain process at named points; concurrent feedback during a retrain."""
+"""kill -9 the retrain process at each seam (tests/crashing_retrain.py); concurrent feedback."""
 
 import hashlib
 import json
 import signal
+import subprocess
+import sys
 import threading
 
+import crashing_retrain
 import pytest
 import requests
 from sqlalchemy import select
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback, assert_learned_exactly_once, run_retrain
-from movieclassifier import model_store, retrain
+from movieclassifier import model_store
 from movieclassifier.schema import Feedback, ModelVersion
-from servers import gunicorn_server, settings_env
+from servers import REPO_ROOT, gunicorn_server, settings_env, subprocess_env
+
+CRASHING_RETRAIN = REPO_ROOT / "tests" / "crashing_retrain.py"
 
 pytestmark = pytest.mark.slow
 
@@ -27,33 +32,85 @@ def check_current_loads(settings, sessions):
     assert model.version == row.version
 
 
-def test_kill_9_at_every_point_leaves_each_label_learned_exactly_once(
-    settings, sessions, seed_model
-):
-    all_ids = []
-    for number, point in enumerate(retrain.CRASH_POINTS):
-        reviews = [POSITIVE_REVIEWS[number], NEGATIVE_REVIEWS[number]]
-        all_ids += add_feedback(sessions, settings.model_dir, reviews, correct=number % 2 == 0)
-        crashed = run_retrain(settings, "--json", extra_env={retrain.CRASH_ENV: point})
-        assert crashed.returncode == -signal.SIGKILL, (point, crashed.stderr[-2000:])
-        check_current_loads(settings, sessions)
-        with sessions() as session:
-            # Whatever the point, no label is half-learned: claimed rows have no version yet.
-            for row in session.scalars(select(Feedback)):
-                assert (row.status == "learned") == (row.learned_version is not None), point
-        after = run_retrain(settings, "--json")
-        assert after.returncode == 0, after.stderr[-2000:]
-        status = json.loads(after.stdout.strip().splitlines()[-1])["status"]
-        # Killed after its commit, the run had already published: nothing is left to learn.
-        assert status == ("nothing_to_learn" if point == "committed" else "promoted"), point
-        check_current_loads(settings, sessions)
-        with sessions() as session:
-            assert_learned_exactly_once(session, all_ids)
+# What a run killed at each point leaves behind, before the next run recovers: the status
+# of its claimed rows (the next run hands "learning" ones back), whether it registered (and
+# published) a version, and how many files it left that no version names.
+LEFT_BEHIND = {
+    "claim": ("learning", False, 0),
+    "learn": ("learning", False, 0),
+    "rename": ("learning", False, 1),
+    "register": ("learning", False, 1),
+    "mark": ("learning", False, 1),
+    "sidecar": ("learned", True, 0),
+}
+
+
+def run_crashing_retrain(settings, point) -> subprocess.CompletedProcess:
+    """``tests/crashing_retrain.py POINT --json`` in a real process with the test's settings."""
+    return subprocess.run(
+        [sys.executable, str(CRASHING_RETRAIN), point, "--json"],
+        env=subprocess_env(settings_env(settings)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+
+
+def unregistered_files(settings, sessions):
     with sessions() as session:
         registered = {row.filename for row in session.scalars(select(ModelVersion))}
-    # A run killed before its commit leaves at most an orphan file, which prune removes.
-    on_disk = {p.name for p in settings.model_dir.glob("classifier-*.pkl")}
+    on_disk = {p.name for p in settings.model_dir.glob(f"{model_store.FILE_PREFIX}*.pkl")}
     assert registered <= on_disk
+    return on_disk - registered
+
+
+def test_every_seam_has_a_case():
+    assert set(LEFT_BEHIND) == set(crashing_retrain.POINTS)
+
+
+@pytest.mark.parametrize("point", crashing_retrain.POINTS)
+def test_kill_9_leaves_each_label_learned_exactly_once(point, settings, sessions, seed_model):
+    # A first run that succeeds, so the killed one also replays labels a version learned.
+    learned = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:2], correct=True)
+    first = run_retrain(settings, "--json")
+    assert first.returncode == 0, first.stderr[-2000:]
+    ids = add_feedback(
+        sessions, settings.model_dir, [POSITIVE_REVIEWS[2], NEGATIVE_REVIEWS[2]], [True, False]
+    )
+    with sessions() as session:
+        current = model_store.current_version(session)
+        versions = len(model_store.list_versions(session))
+
+    crashed = run_crashing_retrain(settings, point)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    status, published, orphans = LEFT_BEHIND[point]
+    with sessions() as session:
+        assert {session.get(Feedback, i).status for i in ids} == {status}
+        # Whatever the point, no label is half-learned: claimed rows have no version yet.
+        for row in session.scalars(select(Feedback)):
+            assert (row.status == "learned") == (row.learned_version is not None)
+        assert len(model_store.list_versions(session)) == versions + published
+        newest = model_store.list_versions(session)[0]
+        assert (model_store.current_version(session) != current) == published
+    assert len(unregistered_files(settings, sessions)) == orphans
+    if point == "sidecar":
+        assert not (settings.model_dir / newest.filename).with_suffix(".json").exists()
+    check_current_loads(settings, sessions)
+
+    after = run_retrain(settings, "--json", "--wait")
+    assert after.returncode == 0, after.stderr[-2000:]
+    report = json.loads(after.stdout.strip().splitlines()[-1])
+    # Killed after its commit, the run had already published: nothing is left to learn.
+    assert report["status"] == ("nothing_to_learn" if published else "promoted")
+    check_current_loads(settings, sessions)
+    with sessions() as session:
+        assert_learned_exactly_once(session, learned + ids)
+        assert {session.get(Feedback, i).learned_version for i in ids} == {
+            model_store.current_version(session)
+        }
+    # A run killed before its commit leaves at most an orphan file, which prune removes.
+    assert len(unregistered_files(settings, sessions)) == orphans
 
 
 def test_feedback_posted_during_retrains_is_never_lost_nor_learned_twice(

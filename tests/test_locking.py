@@ -32,7 +32,7 @@ def test_a_second_holder_is_told_busy(engine):
 
 def test_retrain_reports_busy_while_another_holds_the_lock(settings, sessions, engine, seed_model):
     with locking.retrain_lock(engine):
-        report = retrain.retrain(sessions, settings)
+        report = retrain.retrain(engine, settings)
     assert report.status == "busy" and report.version is None
 
 

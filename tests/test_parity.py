@@ -1,7 +1,7 @@
 """Parity: the API answers exactly what the model in the store answers, after the same
 feedback and retrain steps (chantilly's scenario tests)."""
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from movieclassifier import model_store, retrain
 
 PROBES = ["a fine and moving film", "dull, stupid and far too long", "it was a film"]
@@ -21,7 +21,7 @@ def _store_answers(settings, sessions, reviews):
 
 
 def test_api_matches_the_stored_model_after_feedback_and_retrain(
-    client, settings, sessions, seed_model
+    client, settings, engine, sessions, seed_model
 ):
     assert _api_answers(client, PROBES) == _store_answers(settings, sessions, PROBES)
     reviews = POSITIVE_REVIEWS[:3] + NEGATIVE_REVIEWS[:3]
@@ -34,7 +34,7 @@ def test_api_matches_the_stored_model_after_feedback_and_retrain(
             "/api/v1/feedback", json={"prediction_id": prediction_id, "correct": False}
         )
         assert answer.status_code == 201
-    report = retrain.retrain(sessions, settings)
+    report = retrain.retrain(engine, settings)
     assert report.learned == len(ids) and report.version != seed_model
 
     version, answers = _api_answers(client, PROBES)

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from conftest import POSITIVE_REVIEWS
+from corpus import POSITIVE_REVIEWS
 from loop_helpers import add_feedback
 from movieclassifier import model_store, retrain
 from servers import gunicorn_server, settings_env
@@ -31,7 +31,7 @@ def wait_for_version(url, version, timeout=120):
 
 
 def test_two_servers_with_their_own_model_dirs_follow_promotion_and_rollback(
-    settings, sessions, seed_model, tmp_path
+    settings, engine, sessions, seed_model, tmp_path
 ):
     servers = []
     for name in ("a", "b"):
@@ -44,7 +44,7 @@ def test_two_servers_with_their_own_model_dirs_follow_promotion_and_rollback(
         for url in (url_a, url_b):
             wait_for_version(url, seed_model)
         add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:3])
-        report = retrain.retrain(sessions, settings)
+        report = retrain.retrain(engine, settings)
         assert report.status == "promoted"
         for url in (url_a, url_b):
             wait_for_version(url, report.version)

@@ -1,15 +1,13 @@
-import pytest
 from sqlalchemy import select
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import (
     add_feedback,
     add_labelled,
     assert_learned_exactly_once,
     movie_rows,
-    write_csv,
 )
-from movieclassifier import feedback, model_store, retrain, training
+from movieclassifier import feedback, model_store, retrain
 from movieclassifier.schema import (
     APPROVED,
     PROMOTED,
@@ -21,33 +19,23 @@ from movieclassifier.schema import (
 )
 
 
-@pytest.fixture
-def imdb_model(settings, sessions, tmp_path):
-    """A small real model: 2,000 IMDb reviews trained, the next 500 kept for the gate."""
-    path = write_csv(tmp_path / "imdb.csv", movie_rows(2500))
-    report = training.train_from_csv(
-        path, sessions, settings.model_dir, batch_size=500, epochs=2, holdout=500
-    )
-    return report.version
-
-
-def test_nothing_to_learn_does_nothing(settings, sessions, seed_model):
-    report = retrain.retrain(sessions, settings)
+def test_nothing_to_learn_does_nothing(settings, engine, sessions, seed_model):
+    report = retrain.retrain(engine, settings)
     assert (report.status, report.version, report.learned) == ("nothing_to_learn", seed_model, 0)
     with sessions() as session:
         assert model_store.current_version(session) == seed_model
         assert [run.status for run in session.scalars(select(RetrainRun))] == ["nothing_to_learn"]
 
 
-def test_retrain_learns_each_label_once_and_publishes(settings, sessions, seed_model):
+def test_retrain_learns_each_label_once_and_publishes(settings, engine, sessions, seed_model):
     first = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:4], correct=True)
-    report = retrain.retrain(sessions, settings)
+    report = retrain.retrain(engine, settings)
     assert report.status == PROMOTED and report.learned == 4
     assert report.parent_version == seed_model and report.version != seed_model
     second = add_feedback(sessions, settings.model_dir, NEGATIVE_REVIEWS[:3], correct=False)
-    again = retrain.retrain(sessions, settings)
+    again = retrain.retrain(engine, settings)
     assert again.learned == 3 and again.parent_version == report.version
-    assert retrain.retrain(sessions, settings).status == "nothing_to_learn"
+    assert retrain.retrain(engine, settings).status == "nothing_to_learn"
     with sessions() as session:
         assert model_store.current_version(session) == again.version
         assert_learned_exactly_once(session, first + second)
@@ -58,21 +46,32 @@ def test_retrain_learns_each_label_once_and_publishes(settings, sessions, seed_m
     assert model.version == again.version
 
 
-def test_batch_size_leaves_the_rest_pending(settings, sessions, seed_model):
+def test_a_run_records_when_it_started_not_when_it_finished(settings, engine, sessions, seed_model):
+    add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:4], correct=True)
+    assert retrain.retrain(engine, settings).status == PROMOTED
+    with sessions() as session:
+        run = session.scalars(select(RetrainRun)).one()
+    # Loading, learning and writing a model takes far longer than the tolerance below.
+    assert run.seconds > 0.005
+    # The run lasted ``seconds``, so its start lies at least that long before its finish.
+    assert (run.finished_at - run.started_at).total_seconds() >= run.seconds - 0.001
+
+
+def test_batch_size_leaves_the_rest_pending(settings, engine, sessions, seed_model):
     ids = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:5])
-    assert retrain.retrain(sessions, settings, batch_size=2).learned == 2
+    assert retrain.retrain(engine, settings, batch_size=2).learned == 2
     with sessions() as session:
         assert feedback.counts(session)["pending"] == 3
-    assert retrain.retrain(sessions, settings, batch_size=10).learned == 3
+    assert retrain.retrain(engine, settings, batch_size=10).learned == 3
     with sessions() as session:
         assert_learned_exactly_once(session, ids)
 
 
-def test_feedback_moves_the_model_towards_the_labels(settings, sessions, imdb_model):
+def test_feedback_moves_the_model_towards_the_labels(settings, engine, sessions, imdb_model):
     # Short snippets the small IMDb model gets wrong, confirmed with their true label.
     snippets = [(r, 1) for r in POSITIVE_REVIEWS] + [(r, 0) for r in NEGATIVE_REVIEWS]
     add_labelled(sessions, settings.model_dir, snippets * 3)
-    report = retrain.retrain(sessions, settings)
+    report = retrain.retrain(engine, settings)
     assert report.status == PROMOTED
 
     def true_label_probability(version):
@@ -87,10 +86,12 @@ def test_feedback_moves_the_model_towards_the_labels(settings, sessions, imdb_mo
     assert true_label_probability(report.version) > true_label_probability(imdb_model)
 
 
-def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(settings, sessions, imdb_model):
+def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(
+    settings, engine, sessions, imdb_model
+):
     positives = [review for review, label in movie_rows(1500, skip=2500) if label == 1][:500]
     ids = add_feedback(sessions, settings.model_dir, positives, correct=False)
-    report = retrain.retrain(sessions, settings)
+    report = retrain.retrain(engine, settings)
     assert report.status == REJECTED, report
     assert report.holdout_accuracy_before - report.holdout_accuracy_after > settings.gate_max_drop
     assert "quarantine list" in report.message
@@ -104,20 +105,21 @@ def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(settings, sessions,
         }
         run = session.scalars(select(RetrainRun)).one()
         assert (run.status, run.version) == (REJECTED, report.version)
+        assert (run.finished_at - run.started_at).total_seconds() >= run.seconds - 0.001
     # The next run has nothing to learn: quarantined rows wait for an operator.
-    assert retrain.retrain(sessions, settings).status == "nothing_to_learn"
+    assert retrain.retrain(engine, settings).status == "nothing_to_learn"
 
 
-def test_approved_feedback_is_learned_next_past_the_gate(settings, sessions, imdb_model):
+def test_approved_feedback_is_learned_next_past_the_gate(settings, engine, sessions, imdb_model):
     positives = [review for review, label in movie_rows(1500, skip=2500) if label == 1][:500]
     ids = add_feedback(sessions, settings.model_dir, positives, correct=False)
     pending = add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:2])
-    rejected = retrain.retrain(sessions, settings, batch_size=500)
+    rejected = retrain.retrain(engine, settings, batch_size=500)
     assert rejected.status == REJECTED
     with sessions.begin() as session:
         assert feedback.approve(session, version=rejected.version) == 500
         assert feedback.counts(session)[APPROVED] == 500
-    bypass = retrain.retrain(sessions, settings, batch_size=1000)
+    bypass = retrain.retrain(engine, settings, batch_size=1000)
     assert (bypass.status, bypass.learned) == (PROMOTED, 500)
     assert "gate bypassed" in bypass.message
     with sessions() as session:
@@ -127,14 +129,14 @@ def test_approved_feedback_is_learned_next_past_the_gate(settings, sessions, imd
         assert {session.get(Feedback, i).status for i in pending} == {"pending"}
 
 
-def test_each_retrain_prunes_beyond_keep_model_versions(settings, sessions, seed_model):
+def test_each_retrain_prunes_beyond_keep_model_versions(settings, engine, sessions, seed_model):
     import dataclasses
 
     settings = dataclasses.replace(settings, keep_model_versions=2)
     made = []
     for review in POSITIVE_REVIEWS[:4]:
         add_feedback(sessions, settings.model_dir, [review], correct=True)
-        made.append(retrain.retrain(sessions, settings).version)
+        made.append(retrain.retrain(engine, settings).version)
     with sessions() as session:
         kept = {row.version for row in model_store.list_versions(session) if row.pruned_at is None}
         # The newest two, and the CSV-trained base every retrain starts from.

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +44,8 @@ def explain_database_errors(command: click.Command) -> click.Command:
         try:
             return callback(*args, **kwargs)
         except DATABASE_DOWN as exc:
+            # Database down (``db.database_unavailable``): one line naming it and exit 1, as
+            # the operator can act on that; any other database error is a bug: a traceback.
             if not database_unavailable(exc):
                 raise
             reason = str(exc.orig or exc).strip().splitlines()[0]
@@ -53,23 +56,24 @@ def explain_database_errors(command: click.Command) -> click.Command:
     return command
 
 
-def open_database(settings: Settings, migrate: bool = True) -> sessionmaker[Session]:
-    """A session factory for the configured database, migrated to the newest schema."""
+def open_engine(settings: Settings, migrate: bool = True) -> Engine:
+    """An engine for the configured database, migrated to the newest schema."""
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.init_db(engine)
-    return db.make_session_factory(engine)
+    return engine
 
 
 @contextmanager
-def database() -> Iterator[tuple[Settings, sessionmaker[Session]]]:
-    """The settings and a migrated database's sessions; the engine is closed at the end."""
+def database() -> Iterator[tuple[Settings, Engine, sessionmaker[Session]]]:
+    """The settings, a migrated database's engine and its sessions; the engine is closed at
+    the end."""
     settings = load_settings()
-    sessions = open_database(settings)
+    engine = open_engine(settings)
     try:
-        yield settings, sessions
+        yield settings, engine, db.make_session_factory(engine)
     finally:
-        sessions.kw["bind"].dispose()
+        engine.dispose()
 
 
 def safe_url(url: str) -> str:
