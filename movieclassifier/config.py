@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -174,7 +174,7 @@ def _boolean(name: str, raw: str) -> bool:
     raise ConfigError(f'{name} must be true or false, got "{raw}"')
 
 
-def _choice(*choices: str):  # type: ignore[no-untyped-def]
+def _choice(*choices: str) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.lower() if name != "LOG_LEVEL" else raw.upper()
         if value not in choices:

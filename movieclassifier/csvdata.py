@@ -40,7 +40,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+    def readinto(self, buffer) -> int:
         count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
         if count:
             self._progress.read_bytes += count

@@ -86,8 +86,12 @@ def init_db(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def database_unavailable(error: Exception) -> bool:
+def database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` says the database cannot be used right now, rather than a bug.
+
+    The one answer to "is the database down?": the API and pages (``web/errors.py``), the
+    dashboard, ``/readyz``, ``/metrics``, the commands (``cli/common.py``) and the model
+    cache all ask it, and each says at the call what it does with the answer.
 
     A driver's OperationalError is about the connection or the server (PostgreSQL), except
     SQLite's, which also covers a missing table or bad SQL: there only the codes of

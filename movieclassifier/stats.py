@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import Case, Integer, case, func, select
 from sqlalchemy.orm import Session
 
 from movieclassifier.schema import (
@@ -137,7 +137,7 @@ def current_version(session: Session) -> ModelVersion | None:
     )
 
 
-def _is_correct():  # type: ignore[no-untyped-def]
+def _is_correct() -> Case[int]:
     return case((Feedback.correct, 1), else_=0)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS, train_tiny_model
-from movieclassifier import db, model_store
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS, train_tiny_model
+from movieclassifier import create_app, db, features, model_store
 from movieclassifier.schema import LEARNED, PROMOTED, Feedback, StoredPrediction
 
 REVIEW = "A wonderful film, brilliant acting and a great story. Loved it."
@@ -149,6 +150,39 @@ def test_model_describes_the_current_version(client, seed_model):
     assert body["status"] == "promoted"
     assert len(body["sha256"]) == 64
     assert body["feature_params"]["n_features"] > 0
+    assert body["feature_backend"] == features.BACKEND.name
+
+
+def test_model_says_when_the_python_features_serve(client, seed_model, monkeypatch):
+    monkeypatch.setattr(features, "BACKEND", features.PYTHON_BACKEND)
+    assert client.get("/api/v1/model").get_json()["feature_backend"] == "python"
+
+
+def test_openapi_documents_the_feature_backend_of_the_served_model(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    ok = document["paths"]["/api/v1/model"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ServedModel"
+    }
+    served = document["components"]["schemas"]["ServedModel"]
+    assert {"version", "current_version", "feature_backend"} <= set(served["required"])
+    assert served["properties"]["feature_backend"]["enum"] == ["c", "python"]
+
+
+def test_an_app_on_the_python_features_logs_a_warning(settings, engine, monkeypatch, caplog):
+    monkeypatch.setattr(features, "BACKEND", features.PYTHON_BACKEND)
+    with caplog.at_level(logging.WARNING, logger="movieclassifier.features"):
+        app = create_app(settings)
+    app.extensions["movieclassifier.engine"].dispose()
+    assert features.SLOW_WARNING in caplog.messages
+
+
+@pytest.mark.skipif(features.C_BACKEND is None, reason="the C extension is not built")
+def test_an_app_on_the_c_features_logs_no_warning(settings, engine, caplog):
+    with caplog.at_level(logging.WARNING, logger="movieclassifier.features"):
+        app = create_app(settings)
+    app.extensions["movieclassifier.engine"].dispose()
+    assert features.SLOW_WARNING not in caplog.messages
 
 
 def test_model_reports_the_served_version_until_the_worker_reloads(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import event
 from test_stats import T0, add_answers, add_version, make_current
 
@@ -121,6 +122,7 @@ def test_dashboard_queries_do_not_grow_with_versions(app, client, sessions, engi
     assert 0 < len(statements) == few
 
 
+@pytest.mark.empty_database
 def test_dashboard_without_a_schema_says_so(settings):
     """A database nobody initialised yet: a clear 503 page, not a crash."""
     app = create_app(settings)
@@ -130,6 +132,8 @@ def test_dashboard_without_a_schema_says_so(settings):
         app.extensions["movieclassifier.engine"].dispose()
     assert response.status_code == 503
     assert "flask --app movieclassifier init-db" in response.get_data(as_text=True)
+    # Not an outage: waiting will not fix it, so no Retry-After.
+    assert "Retry-After" not in response.headers
 
 
 def test_dashboard_assets_are_served_by_the_app(client):

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from conftest import REQUIRE_ALL, create_postgresql_database, drop_postgresql_database
+from databases import REQUIRE_ALL, create_postgresql_database, drop_postgresql_database
 from movieclassifier import create_app, db
 from movieclassifier.config import Settings
 

@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,15 @@ def test_feature_scores_refuse_weights_of_another_type_or_length():
         features.feature_scores(["a fine film"], np.zeros(features.N_FEATURES, np.int32))
     with pytest.raises(ValueError, match="n_features"):
         features.feature_scores(["a fine film"], np.zeros(features.N_FEATURES - 1, np.float32))
+
+
+def test_warn_if_slow_warns_only_when_the_python_features_serve(monkeypatch, caplog):
+    with caplog.at_level(logging.WARNING, logger="movieclassifier.features"):
+        monkeypatch.setattr(features, "BACKEND", features.PYTHON_BACKEND)
+        features.warn_if_slow()
+        assert caplog.messages == [features.SLOW_WARNING]
+        caplog.clear()
+        if features.C_BACKEND is not None:
+            monkeypatch.setattr(features, "BACKEND", features.C_BACKEND)
+            features.warn_if_slow()
+            assert caplog.messages == []

@@ -4,6 +4,8 @@
   and nothing of ``web/`` or ``cli/``; only ``create_app`` in ``__init__`` may reach them.
 - ``features/`` imports nothing else of the package.
 - ``web/`` and ``cli/`` do not import each other.
+- ``web/`` imports none of the modules that learn (invariant 1: web workers never call
+  ``partial_fit``; only the retrain job and the training command write models).
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ def imports(path: Path) -> list[tuple[str, str | None]]:
 def breaches(path: Path, forbidden) -> list[str]:
     """The imports of ``path`` that ``forbidden(module)`` refuses, outside the wiring."""
     return [
-        f"{path.name} imports {module}"
-        + (f" (in {function})" if function else "")
+        f"{path.name} imports {module}" + (f" (in {function})" if function else "")
         for module, function in imports(path)
         if forbidden(module) and (path.name, function) not in WIRING
     ]
@@ -63,6 +64,14 @@ def features_forbid(module: str) -> bool:
     return module.startswith("movieclassifier") and not module.startswith(
         "movieclassifier.features"
     )
+
+
+# The modules that call partial_fit or publish what it made.
+LEARNERS = ("movieclassifier.learning", "movieclassifier.retrain", "movieclassifier.training")
+
+
+def web_forbids(module: str) -> bool:
+    return module.startswith(LEARNERS)
 
 
 CORE = sorted(PACKAGE.glob("*.py"))
@@ -94,6 +103,17 @@ def test_the_edges_do_not_import_each_other(edge, other):
         for breach in breaches(path, lambda module: module.startswith(other))
     ]
     assert found == []
+
+
+def test_the_web_never_learns():
+    found = [
+        breach
+        for path in sorted((PACKAGE / "web").glob("*.py"))
+        for breach in breaches(path, web_forbids)
+    ]
+    assert found == []
+    # And the rule sees such an import: the training_run module counts as training.
+    assert web_forbids("movieclassifier.training_run") and not web_forbids("movieclassifier.model")
 
 
 @pytest.mark.parametrize(

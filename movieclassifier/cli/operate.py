@@ -10,11 +10,13 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from movieclassifier import feedback, locking, model_store, retrain, stats
 from movieclassifier.cli.common import database, explain_database_errors
@@ -72,26 +74,26 @@ def retrain_command(
     as_json: bool,
 ) -> None:
     """Learn the feedback no version has learned yet; publish the result or reject it."""
-    with database() as (settings, sessions):
+    with database() as (settings, engine, _sessions):
         if every is None and clock:
             every = settings.retrain_every
         if every is None:
-            report = _run_once(sessions, settings, wait, batch_size, as_json)
+            report = _run_once(engine, settings, wait, batch_size, as_json)
             if report.status == retrain.BUSY and fail_if_busy:
                 raise SystemExit(BUSY_EXIT_CODE)
             return
-        _clock(sessions, settings, every, batch_size, as_json)
+        _clock(engine, settings, every, batch_size, as_json)
 
 
 def _run_once(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     settings: Settings,
     wait: bool,
     batch_size: int | None,
     as_json: bool,
 ) -> retrain.RetrainReport:
     try:
-        report = retrain.retrain(sessions, settings, wait=wait, batch_size=batch_size)
+        report = retrain.retrain(engine, settings, wait=wait, batch_size=batch_size)
     except model_store.ModelStoreError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -103,7 +105,7 @@ def _run_once(
 
 
 def _clock(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     settings: Settings,
     every: float,
     batch_size: int | None,
@@ -120,7 +122,7 @@ def _clock(
     click.echo(f"retrain clock: one run every {every:g} s", err=True)
     while not stop.is_set():
         try:
-            _run_once(sessions, settings, False, batch_size, as_json)
+            _run_once(engine, settings, False, batch_size, as_json)
         except Exception:
             # The scheduler's job is to keep going; the failed run is in the log and in
             # retrain_runs, and its feedback went back to pending.
@@ -134,7 +136,7 @@ def _clock(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def versions_command(limit: int, as_json: bool) -> None:
     """List model versions: status, held-out accuracy, labels learned, live accuracy."""
-    with database() as (_settings, sessions), sessions() as session:
+    with database() as (_settings, _engine, sessions), sessions() as session:
         rows = version_table(session, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -151,9 +153,9 @@ def rollback_command(version: int) -> None:
 
     Every worker of every server moves to it at its next reload check.
     """
-    with database() as (settings, sessions):
+    with database() as (settings, engine, sessions):
         try:
-            with locking.retrain_lock(sessions.kw["bind"]):
+            with locking.retrain_lock(engine):
                 undone = model_store.rollback(sessions, settings.model_dir, version)
         except locking.Busy as exc:
             raise click.ClickException(f"{exc}; try again when it has finished") from exc
@@ -172,9 +174,9 @@ def rollback_command(version: int) -> None:
 )
 def prune_command(keep: int | None) -> None:
     """Drop the bytes and files of old versions, and orphan files; never the current one."""
-    with database() as (settings, sessions):
+    with database() as (settings, engine, sessions):
         try:
-            with locking.retrain_lock(sessions.kw["bind"]), sessions.begin() as session:
+            with locking.retrain_lock(engine), sessions.begin() as session:
                 report = model_store.prune(
                     session, settings.model_dir, keep or settings.keep_model_versions
                 )
@@ -194,7 +196,7 @@ def quarantine_group() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 def quarantine_list(version: int | None, limit: int) -> None:
     """List quarantined feedback, oldest first."""
-    with database() as (_settings, sessions), sessions() as session:
+    with database() as (_settings, _engine, sessions), sessions() as session:
         lines = quarantine_lines(session, version, limit)
     if not lines:
         click.echo("no quarantined feedback")
@@ -206,7 +208,7 @@ def _settle(ids: tuple[int, ...], version: int | None, take_all: bool, action: s
     if not ids and version is None and not take_all:
         raise click.UsageError("name feedback IDS, or --version V, or --all")
     settle = feedback.approve if action == "approve" else feedback.discard
-    with database() as (_settings, sessions):
+    with database() as (_settings, _engine, sessions):
         try:
             with sessions.begin() as session:
                 return settle(session, ids, version)
@@ -223,7 +225,7 @@ _SETTLE_OPTIONS = [
 ]
 
 
-def _with_options(command):  # type: ignore[no-untyped-def]
+def _with_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(_SETTLE_OPTIONS):
         command = option(command)
     return command

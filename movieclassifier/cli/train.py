@@ -8,22 +8,30 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import db, model_store
+from movieclassifier import db, features, model_store
 from movieclassifier.cli.common import (
     explain_database_errors,
     load_settings,
-    open_database,
+    open_engine,
     safe_url,
 )
-from movieclassifier.training import BATCH_SIZE, EPOCHS, EPOCHS_WHOLE_REVIEWS, SENTENCES
+from movieclassifier.training import (
+    BATCH_SIZE,
+    EPOCHS,
+    EPOCHS_WHOLE_REVIEWS,
+    SENTENCES,
+    TrainReport,
+)
+from movieclassifier.training_run import ProgressCallback, TrainProgress
 
 
 @click.command("init-db")
 def init_db_command() -> None:
     """Create the database or upgrade it to the newest schema (keeps every row)."""
     settings = load_settings()
-    db.init_db(db.make_engine(settings.database_url))
+    open_engine(settings).dispose()
     click.echo(f"database ready: {safe_url(settings.database_url)}")
 
 
@@ -105,13 +113,15 @@ def train_command(
     from movieclassifier import training
 
     _check_plot_option(plot, holdout)
+    features.warn_if_slow()
     settings = load_settings()
-    sessions = open_database(settings)
-    if if_missing and _has_current_model(sessions):
-        click.echo("a model is already published; not training (drop --if-missing to retrain)")
-        return
+    engine = open_engine(settings)
+    sessions = db.make_session_factory(engine)
     progress = None if quiet or as_json and not sys.stderr.isatty() else _progress_bar()
     try:
+        if if_missing and _has_current_model(sessions):
+            click.echo("a model is already published; not training (drop --if-missing to retrain)")
+            return
         report = training.train_from_csv(
             csv_path,
             sessions,
@@ -130,6 +140,8 @@ def train_command(
         raise click.ClickException(f"{exc}; nothing was published") from exc
     except model_store.ModelStoreError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
     if plot is not None:
         _write_learning_curve(report, plot)
     _print_train_report(report, as_json, plot)
@@ -149,19 +161,19 @@ def _check_plot_option(plot: Path | None, holdout: int) -> None:
         )
 
 
-def _has_current_model(sessions) -> bool:  # type: ignore[no-untyped-def]
+def _has_current_model(sessions: sessionmaker[Session]) -> bool:
     with sessions() as session:
         return model_store.current_version(session) is not None
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar() -> ProgressCallback:
     """A pyprind bar over the whole run (bytes read in the first epoch, batches after it)."""
     import pyprind
 
     steps = 1000
     state: dict[str, Any] = {"done": 0}
 
-    def update(progress) -> None:  # type: ignore[no-untyped-def]
+    def update(progress: TrainProgress) -> None:
         if "bar" not in state:
             state["bar"] = pyprind.ProgBar(steps, stream=sys.stderr, title="training", width=40)
         done = min(steps, int(progress.fraction * steps))
@@ -175,7 +187,7 @@ def _progress_bar():  # type: ignore[no-untyped-def]
     return update
 
 
-def _write_learning_curve(report, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _write_learning_curve(report: TrainReport, path: Path) -> None:
     """Hold-out accuracy against reviews seen, as PNG or SVG (by the file's suffix)."""
     import matplotlib
 
@@ -197,13 +209,13 @@ def _write_learning_curve(report, path: Path) -> None:  # type: ignore[no-untype
     pyplot.close(figure)
 
 
-def _learned_as(report) -> str:  # type: ignore[no-untyped-def]
+def _learned_as(report: TrainReport) -> str:
     if report.sentences:
         return f"learned as {report.examples_trained} sentences"
     return "learned whole"
 
 
-def _print_train_report(report, as_json: bool, plot: Path | None = None) -> None:  # type: ignore[no-untyped-def]
+def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = None) -> None:
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
     summary = (
         f"published version {report.version}: {report.rows_trained} rows trained "

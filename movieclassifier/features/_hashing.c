@@ -25,6 +25,14 @@
 #include <string.h>
 #include <math.h>
 
+/* murmur_block reads each 4-byte block with memcpy as a little-endian word, as
+   sklearn.utils.murmurhash3_32 does on x86 and ARM. On a big-endian host the columns would
+   differ from scikit-learn's, so refuse to build there: setup.py builds this extension as
+   optional, and the Python features (movieclassifier.features.reference) take over. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "movieclassifier.features._hashing assumes a little-endian host; the Python features are used instead"
+#endif
+
 #define MAX_NGRAM 8
 /* text.normalize(..., mark_breaks=True) writes this byte for an HTML line break. */
 #define SENTENCE_BREAK 0x01

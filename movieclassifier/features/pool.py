@@ -82,7 +82,7 @@ def stack(matrices: Sequence[sparse.csr_matrix]) -> sparse.csr_matrix:
 class InProcess(Executor):
     """An executor that runs each call at once; used when ``workers`` is 0."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def submit(self, fn, /, *args, **kwargs):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))

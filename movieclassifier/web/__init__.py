@@ -11,6 +11,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from movieclassifier import features
 from movieclassifier.config import Settings
 from movieclassifier.web import (
     api,
@@ -30,7 +31,11 @@ __all__ = ["register"]
 
 
 def register(app: Flask, settings: Settings) -> None:
-    """Configure ``app`` from ``settings`` and register every blueprint and hook on it."""
+    """Configure ``app`` from ``settings`` and register every blueprint and hook on it.
+
+    Logs a warning when the features run in Python (the C extension is not built).
+    """
+    features.warn_if_slow()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,

@@ -7,18 +7,19 @@ error is an ``errors.APIError`` (one shape); a 2xx to feedback means the row is 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
 
-from movieclassifier import model_store
+from movieclassifier import features, model_store
 from movieclassifier.config import Settings
 from movieclassifier.model import LABELS
+from movieclassifier.reviews import MAX_ID, Kind, ReviewProblem, review_problem
 from movieclassifier.schema import Feedback, iso_utc
 from movieclassifier.web import database, openapi, serving, shortcuts
 from movieclassifier.web.errors import BadRequest
-from movieclassifier.web.forms import MAX_ID, check_review
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -33,10 +34,20 @@ JSON_TYPES = {
     float: "number",
     type(None): "null",
 }
+# Each kind of bad review in words for programs; ``{field}`` names the review in the body.
+API_MESSAGES = {
+    Kind.EMPTY: "'{field}' must not be empty",
+    Kind.TOO_SHORT: "'{field}' must have at least {limit} characters "
+    "(not counting surrounding spaces), got {length}",
+    Kind.TOO_LONG: "'{field}' must have at most {limit} characters, got {length}",
+    Kind.NUL_CHARACTER: "'{field}' must not contain NUL characters (\\u0000)",
+    Kind.UNPAIRED_SURROGATE: "'{field}' must be valid Unicode text; it contains an unpaired "
+    "surrogate",
+}
 
 
 def _settings() -> Settings:
-    return current_app.extensions["movieclassifier.settings"]  # type: ignore[no-any-return]
+    return current_app.extensions["movieclassifier.settings"]
 
 
 def json_type(value: object) -> str:
@@ -48,10 +59,20 @@ def json_type(value: object) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def shown(value: object, limit: int = 40) -> str:
-    """A bad value as JSON text for a message, cut short.
+def api_message(problem: ReviewProblem, field: str = "review") -> str:
+    """``problem`` with the review at ``field`` as the API says it.
 
-    >>> shown("yes"), shown(None), shown("x" * 50)[-4:]
+    >>> api_message(ReviewProblem(Kind.TOO_SHORT, 5, 10))
+    "'review' must have at least 10 characters (not counting surrounding spaces), got 5"
+    """
+    template = API_MESSAGES[problem.kind]
+    return template.format(field=field, length=problem.length, limit=problem.limit)
+
+
+def json_excerpt(value: object, limit: int = 40) -> str:
+    """A bad value as JSON text for a message, cut short after ``limit`` characters.
+
+    >>> json_excerpt("yes"), json_excerpt(None), json_excerpt("x" * 50)[-4:]
     ('"yes"', 'null', 'xxx…')
     """
     text = json.dumps(value, ensure_ascii=False)
@@ -81,11 +102,14 @@ def json_body(
     raise BadRequest(f"unknown field '{unknown[0]}'; accepted fields: {accepted}")
 
 
-def _expect(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any:
+def _typed_field(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any:
+    """``body[field]`` when it is of JSON type ``type_name`` (a ``kind``); else BadRequest."""
     value = body[field]
     # bool is an int in Python, but not in JSON.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadRequest(f"'{field}' must be {type_name}, got {shown(value)} ({json_type(value)})")
+        raise BadRequest(
+            f"'{field}' must be {type_name}, got {json_excerpt(value)} ({json_type(value)})"
+        )
     return value
 
 
@@ -99,31 +123,32 @@ def reviews_from(body: dict[str, Any], settings: Settings) -> list[str]:
         raise BadRequest("give exactly one of 'review' (a string) or 'reviews' (an array)")
     single = "review" in body
     if single:
-        reviews = [_expect(body, "review", str, "a string")]
+        reviews = [_typed_field(body, "review", str, "a string")]
     else:
-        reviews = _expect(body, "reviews", list, "an array of strings")
+        reviews = _typed_field(body, "reviews", list, "an array of strings")
         if not 1 <= len(reviews) <= settings.max_batch:
             raise BadRequest(
                 f"'reviews' must hold 1 to {settings.max_batch} reviews, got {len(reviews)}"
             )
     for index, review in enumerate(reviews):
-        if isinstance(review, str) and check_review(review, settings) is None:
-            continue
-        # The field's name is spelled out for the message only, not for every review.
-        name = "review" if single else f"reviews[{index}]"
+        # The field's name is spelled out for a message only, not for every review.
         if not isinstance(review, str):
+            name = "review" if single else f"reviews[{index}]"
             raise BadRequest(f"'{name}' must be a string, got {json_type(review)}")
-        raise BadRequest(str(check_review(review, settings, name)))
+        problem = review_problem(review, settings)
+        if problem is not None:
+            raise BadRequest(api_message(problem, "review" if single else f"reviews[{index}]"))
     return reviews
 
 
 @bp.post("/predict")
-def predict():  # type: ignore[no-untyped-def]
+def predict() -> ResponseReturnValue:
     """Classify one review or a batch; with ``"track": true`` store them for feedback."""
     settings = _settings()
     body = json_body(PREDICT_FIELDS, settings, shortcuts.loads_fast)
     reviews = reviews_from(body, settings)
-    track = _expect(body, "track", bool, "a boolean") if "track" in body else False
+    track = _typed_field(body, "track", bool, "a boolean") if "track" in body else False
+    ids: Sequence[int | None]
     if track:
         predictions, ids = serving.classify_and_store(reviews, "api")
     else:
@@ -150,14 +175,14 @@ def feedback_json(row: Feedback) -> dict[str, Any]:
 
 
 @bp.post("/feedback", endpoint="feedback")
-def feedback_view():  # type: ignore[no-untyped-def]
+def feedback_view() -> ResponseReturnValue:
     """Record whether a stored prediction was right; 201 once the row is committed."""
     body = json_body(FEEDBACK_FIELDS, _settings())
     for field in FEEDBACK_FIELDS:
         if field not in body:
             raise BadRequest(f"'{field}' is required")
-    prediction_id = _expect(body, "prediction_id", int, "an integer")
-    correct = _expect(body, "correct", bool, "a boolean (true or false)")
+    prediction_id = _typed_field(body, "prediction_id", int, "an integer")
+    correct = _typed_field(body, "correct", bool, "a boolean (true or false)")
     if not 1 <= prediction_id <= MAX_ID:
         raise BadRequest(f"'prediction_id' must be from 1 to {MAX_ID}, got {prediction_id}")
     row = serving.record_feedback(prediction_id, correct)
@@ -165,21 +190,31 @@ def feedback_view():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/model", endpoint="model")
-def model_info():  # type: ignore[no-untyped-def]
+def model_info() -> ResponseReturnValue:
     """The version this worker serves (after its reload check) and its metadata.
 
     ``current_version`` is the registry's choice; the two differ for at most
-    ``MODEL_RELOAD_SECONDS`` after a promotion or rollback. 503 before the first model.
+    ``MODEL_RELOAD_SECONDS`` after a promotion or rollback. ``feature_backend`` says which
+    code computes the features ("c", or "python" when the extension is not built). 503
+    before the first model.
     """
     served = serving.current_model()
+    assert served.version is not None  # the cache serves registered versions only
     session = database.get_session()
     described = model_store.describe(model_store.get_version(session, served.version))
     current = model_store.current_version(session)
-    return jsonify({"ok": True, **described, "current_version": current})
+    return jsonify(
+        {
+            "ok": True,
+            **described,
+            "current_version": current,
+            "feature_backend": features.BACKEND.name,
+        }
+    )
 
 
 @bp.get("/models")
-def models():  # type: ignore[no-untyped-def]
+def models() -> ResponseReturnValue:
     """Every registered version, newest first, and which one is current."""
     session = database.get_session()
     rows = model_store.list_versions(session)
@@ -193,6 +228,6 @@ def models():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/openapi.json", endpoint="openapi")
-def openapi_document():  # type: ignore[no-untyped-def]
+def openapi_document() -> ResponseReturnValue:
     """This API described in OpenAPI 3."""
     return jsonify(openapi.document(_settings()))

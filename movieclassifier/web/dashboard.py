@@ -8,24 +8,29 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, render_template
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from flask.typing import ResponseReturnValue
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from movieclassifier import schema, stats
+from movieclassifier.db import database_unavailable
 from movieclassifier.web import chart, database
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("dashboard", __name__)
+# People reload a page; a slower retry than the API's is enough.
+DATABASE_DOWN_RETRY_SECONDS = 30
 
 
 @bp.get("/dashboard")
-def dashboard():  # type: ignore[no-untyped-def]
+def dashboard() -> ResponseReturnValue:
     """What the service is doing: which model answers, how well, and what it learned."""
     session = database.get_session()
     try:
         versions = stats.versions(session)
         series = stats.live_accuracy(session)
-        page = render_template(
+        return render_template(
             "dashboard.html",
             counts=stats.counts(session),
             versions=versions,
@@ -35,10 +40,23 @@ def dashboard():  # type: ignore[no-untyped-def]
             last_run=stats.last_retrain(session),
             as_utc=schema.as_utc,
         )
-    except (OperationalError, ProgrammingError):
-        # An unreachable or uninitialised database is an operator's problem to fix, not a
-        # crash: say so, and let the log hold the details.
-        log.exception("dashboard: database unavailable")
+    except SQLAlchemyError as exc:
+        return _database_trouble(exc)
+
+
+def _database_trouble(error: SQLAlchemyError) -> ResponseReturnValue:
+    """The page for a database the dashboard cannot read; re-raises anything else (a bug).
+
+    Database down (``db.database_unavailable``): a 503 page with Retry-After, since the
+    outage is expected to pass. No schema yet: a 503 page that says to run ``init-db``, with
+    no Retry-After, since waiting will not fix it. Any other error is a bug: the 500 handler.
+    """
+    if database_unavailable(error):
+        log.warning("dashboard: database unavailable: %s", error)
         page = render_template("dashboard.html", unavailable=True)
-        return page, 503, {"Retry-After": "30"}
-    return page
+        return page, 503, {"Retry-After": str(DATABASE_DOWN_RETRY_SECONDS)}
+    database.get_session().rollback()
+    if inspect(database.get_engine()).has_table(schema.CurrentModel.__tablename__):
+        raise error
+    log.warning("dashboard: the database has no schema yet; run init-db")
+    return render_template("dashboard.html", unavailable=True), 503

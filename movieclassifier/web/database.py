@@ -23,14 +23,14 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def get_engine() -> Engine:
-    return current_app.extensions["movieclassifier.engine"]  # type: ignore[no-any-return]
+    return current_app.extensions["movieclassifier.engine"]
 
 
 def get_session() -> Session:
     """The session of this request, opened on first use."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["movieclassifier.sessions"]()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session
 
 
 def close_session(_exc: BaseException | None = None) -> None:

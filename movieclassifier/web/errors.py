@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -61,7 +62,7 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def describe(error: HTTPException) -> str:
+def http_error_message(error: HTTPException) -> str:
     """A message for Flask's own errors that says what was wrong and what is accepted."""
     status = error.code or 500
     if status == 404:
@@ -102,15 +103,15 @@ def register_error_handlers(app: Flask) -> None:
     """Answer API errors as JSON, page errors as HTML, and 500s without details."""
 
     @app.errorhandler(APIError)
-    def handle_api_error(error: APIError):  # type: ignore[no-untyped-def]
+    def handle_api_error(error: APIError) -> ResponseReturnValue:
         if wants_json():
             return error_response(error.message, error.status)
         return _page(error.message, error.status, "Something is not right")
 
     @app.errorhandler(HTTPException)
-    def handle_http_exception(error: HTTPException):  # type: ignore[no-untyped-def]
+    def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
         status = error.code or 500
-        message = describe(error)
+        message = http_error_message(error)
         if wants_json():
             response, _ = error_response(message, status)
         else:
@@ -123,18 +124,20 @@ def register_error_handlers(app: Flask) -> None:
         return response, status
 
     @app.errorhandler(NoServableModel)
-    def handle_no_model(error: NoServableModel):  # type: ignore[no-untyped-def]
+    def handle_no_model(error: NoServableModel) -> ResponseReturnValue:
         # The core's "nothing to serve" (none published, or it cannot be loaded): 503.
         return handle_api_error(APIError(str(error), 503))
 
-    def handle_unreadable_body(error: Exception):  # type: ignore[no-untyped-def]
+    def handle_unreadable_body(error: Exception) -> ResponseReturnValue:
         # The client's mistake, found by the server only when the app reads the body.
         return handle_api_error(BadRequest(f"Request body could not be read: {error}"))
 
     for error_type in body_read_errors():
         app.register_error_handler(error_type, handle_unreadable_body)
 
-    def handle_database_down(error: Exception):  # type: ignore[no-untyped-def]
+    def handle_database_down(error: Exception) -> ResponseReturnValue:
+        # Database down (``db.database_unavailable``): 503 with Retry-After in the usual
+        # shape, since the outage should pass; any other database error is a bug: a 500.
         if not database_unavailable(error):
             return handle_unexpected(error)
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
@@ -145,7 +148,7 @@ def register_error_handlers(app: Flask) -> None:
         app.register_error_handler(error_type, handle_database_down)
 
     @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):  # type: ignore[no-untyped-def]
+    def handle_unexpected(error: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return error_response(INTERNAL_ERROR, 500)

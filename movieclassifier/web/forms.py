@@ -1,7 +1,7 @@
-"""Input rules for a review, shared by the pages and the API, and the pages' forms.
+"""The pages' forms (WTForms, with their CSRF token) and how they word a bad review.
 
-``check_review`` is the one place that says what a review may be; the WTForms forms of
-the pages (with their CSRF token) and the JSON API both call it.
+What a review may be is the core's rule (``reviews.review_problem``); this module only
+says each kind of problem to a person (``FORM_MESSAGES``), as the API says it to a program.
 """
 
 from __future__ import annotations
@@ -12,41 +12,27 @@ from wtforms import HiddenField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from movieclassifier.config import Settings
+from movieclassifier.reviews import MAX_ID, Kind, ReviewProblem, review_problem
 from movieclassifier.web.errors import BadRequest
 
-# The ids are an INTEGER column: a larger number cannot name a row and would overflow.
-MAX_ID = 2**31 - 1
+# Each kind of bad review in words for people; ``{limit}`` is the rule's number.
+FORM_MESSAGES = {
+    Kind.EMPTY: "Please write a review.",
+    Kind.TOO_SHORT: "Please write a little more: a review needs at least {limit} characters.",
+    Kind.TOO_LONG: "That review is too long: please keep it under {limit:,} characters.",
+    Kind.NUL_CHARACTER: "The review must not contain NUL characters (\\u0000)",
+    Kind.UNPAIRED_SURROGATE: "The review must be valid Unicode text; it contains an unpaired "
+    "surrogate",
+}
 
 
-def check_review(value: str, settings: Settings, field: str = "review") -> str | None:
-    """Why ``value`` is not an acceptable review, or None when it is.
+def form_message(problem: ReviewProblem) -> str:
+    """``problem`` as the review form says it.
 
-    Length is counted after stripping surrounding whitespace.
-
-    >>> check_review("  short ", Settings(min_review_chars=10), "review")
-    "'review' must have at least 10 characters (not counting surrounding spaces), got 5"
-    >>> check_review("A perfectly fine review.", Settings()) is None
-    True
+    >>> form_message(ReviewProblem(Kind.TOO_LONG, 20001, 20000))
+    'That review is too long: please keep it under 20,000 characters.'
     """
-    length = len(value.strip())
-    if length == 0:
-        return f"'{field}' must not be empty"
-    if length < settings.min_review_chars:
-        return (
-            f"'{field}' must have at least {settings.min_review_chars} characters "
-            f"(not counting surrounding spaces), got {length}"
-        )
-    if length > settings.max_review_chars:
-        return f"'{field}' must have at most {settings.max_review_chars} characters, got {length}"
-    if "\x00" in value:
-        return f"'{field}' must not contain NUL characters (\\u0000)"
-    if value.isascii():  # known without a scan: no surrogate, and no copy to encode
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return f"'{field}' must be valid Unicode text; it contains an unpaired surrogate"
-    return None
+    return FORM_MESSAGES[problem.kind].format(limit=problem.limit)
 
 
 def refuse_unnamed_fields() -> None:
@@ -77,30 +63,9 @@ class ReviewForm(FlaskForm):
             # the field's data; the text box shows nothing of it.
             field.data = ""
             raise ValidationError("Please type or paste the review; files are not accepted.")
-        problem = check_review(field.data, self._settings, "review")
-        if problem:
-            raise ValidationError(friendly(problem, self._settings))
-
-
-def friendly(problem: str, settings: Settings) -> str:
-    """A form error for people rather than programs (same rule as ``check_review``).
-
-    >>> friendly("'review' must not be empty", Settings())
-    'Please write a review.'
-    """
-    if "must not be empty" in problem:
-        return "Please write a review."
-    if "at least" in problem:
-        return (
-            f"Please write a little more: a review needs at least "
-            f"{settings.min_review_chars} characters."
-        )
-    if "at most" in problem:
-        return (
-            f"That review is too long: please keep it under {settings.max_review_chars:,} "
-            "characters."
-        )
-    return problem.replace("'review'", "The review")
+        problem = review_problem(field.data, self._settings)
+        if problem is not None:
+            raise ValidationError(form_message(problem))
 
 
 class FeedbackForm(FlaskForm):

@@ -33,10 +33,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from movieclassifier import schema, stats
+from movieclassifier.db import database_unavailable
 from movieclassifier.web import database
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ PREDICT_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 # One series per live worker (label "pid" in multiprocess mode): shows that every worker
-# moved on to a new version (DESIGN.md, invariant 4).
+# moved on to a new version (docs/DESIGN.md, invariant 4).
 WORKER_MODEL_VERSION = Gauge(
     "movieclassifier_worker_model_version",
     "Model version loaded in this worker's memory (0 before its first load)",
@@ -63,7 +64,7 @@ RETRAIN_SECONDS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800
 
 
 # (channel, label) -> its child of PREDICTIONS. ``Counter.labels(**kwargs)`` checks the
-# names and takes a lock on every call (about 3.5 µs of a predict request,
+# names and takes a lock on every call, a measurable share of a predict request (see
 # bench/results/serve.md); a child, once made, is the same object for good. Filled on first
 # use, not up front: a child made in multiprocess mode creates the worker's counter file.
 _PREDICTION_COUNTERS: dict[tuple[str, str], Counter] = {}
@@ -112,8 +113,14 @@ class DatabaseCollector:
         )
         try:
             families = list(self._families())
-        except (OperationalError, ProgrammingError):
-            log.exception("metrics: database unavailable")
+        except SQLAlchemyError as exc:
+            # Any database error: database_up 0 and still 200, so the process metrics reach
+            # Prometheus. ``db.database_unavailable`` only picks the log: an outage is one
+            # warning line, anything else (no schema, a bug) is logged with its traceback.
+            if database_unavailable(exc):
+                log.warning("metrics: database unavailable: %s", exc)
+            else:
+                log.exception("metrics: database unreadable")
             up.add_metric([], 0)
             yield up
             return

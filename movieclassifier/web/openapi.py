@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from movieclassifier.config import Settings
-from movieclassifier.web.forms import MAX_ID
+from movieclassifier.reviews import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -39,6 +39,21 @@ def _schemas(settings: Settings) -> dict[str, Any]:
         "description": "Review text; its length is counted after stripping surrounding spaces",
     }
     nullable_int = {"type": "integer", "nullable": True}
+    model_version: dict[str, Any] = {
+        "type": "object",
+        "required": ["version", "status", "created_at", "sha256", "holdout_accuracy"],
+        "properties": {
+            "version": {"type": "integer"},
+            "status": {"type": "string", "enum": ["promoted", "rejected", "rolled_back"]},
+            "created_at": {"type": "string", "nullable": True},
+            "promoted_at": {"type": "string", "nullable": True},
+            "sha256": {"type": "string"},
+            "samples_seen": {"type": "integer"},
+            "holdout_accuracy": {"type": "number", "nullable": True},
+            "source": {"type": "string"},
+            "pruned": {"type": "boolean"},
+        },
+    }
     return {
         "Error": {
             "type": "object",
@@ -107,19 +122,20 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                 "created_at": {"type": "string", "format": "date-time"},
             },
         },
-        "ModelVersion": {
-            "type": "object",
-            "required": ["version", "status", "created_at", "sha256", "holdout_accuracy"],
+        "ModelVersion": model_version,
+        "ServedModel": {
+            **model_version,
+            "required": [*model_version["required"], "current_version", "feature_backend"],
             "properties": {
-                "version": {"type": "integer"},
-                "status": {"type": "string", "enum": ["promoted", "rejected", "rolled_back"]},
-                "created_at": {"type": "string", "nullable": True},
-                "promoted_at": {"type": "string", "nullable": True},
-                "sha256": {"type": "string"},
-                "samples_seen": {"type": "integer"},
-                "holdout_accuracy": {"type": "number", "nullable": True},
-                "source": {"type": "string"},
-                "pruned": {"type": "boolean"},
+                **model_version["properties"],
+                "ok": {"type": "boolean"},
+                "current_version": nullable_int,
+                "feature_backend": {
+                    "type": "string",
+                    "enum": ["c", "python"],
+                    "description": "Which code computes the features: the C extension, or "
+                    "the Python reference (same features, several times slower)",
+                },
             },
         },
         "Models": {
@@ -136,7 +152,11 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "required": ["ok"],
             "properties": {
                 "ok": {"type": "boolean"},
-                "database": {"type": "string"},
+                "database": {
+                    "type": "string",
+                    "description": '"ok"; "unreachable" while the database is down; "error" '
+                    "for any other database error (see the server's log)",
+                },
                 "model_version": nullable_int,
                 "error": {"type": "string"},
                 "status": {"type": "integer"},
@@ -179,7 +199,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "The version this worker serves and its metadata",
                 "responses": {
-                    "200": _json(_ref("ModelVersion"), "The served version"),
+                    "200": _json(_ref("ServedModel"), "The served version"),
                     **_errors(503),
                 },
             }

@@ -8,6 +8,7 @@ sends just the stored prediction's id and the answer; the rest comes from our ow
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template
+from flask.typing import ResponseReturnValue
 
 from movieclassifier.config import Settings
 from movieclassifier.model import LABELS
@@ -20,10 +21,10 @@ bp = Blueprint("web", __name__)
 
 
 def _settings() -> Settings:
-    return current_app.extensions["movieclassifier.settings"]  # type: ignore[no-any-return]
+    return current_app.extensions["movieclassifier.settings"]
 
 
-def _form_page(form: ReviewForm, status: int = 200):  # type: ignore[no-untyped-def]
+def _form_page(form: ReviewForm, status: int = 200) -> tuple[str, int]:
     settings = _settings()
     return (
         render_template(
@@ -37,13 +38,13 @@ def _form_page(form: ReviewForm, status: int = 200):  # type: ignore[no-untyped-
 
 
 @bp.get("/", endpoint="index")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     """The review form."""
     return _form_page(ReviewForm(_settings()))
 
 
 @bp.post("/", endpoint="predict")
-def predict():  # type: ignore[no-untyped-def]
+def predict() -> ResponseReturnValue:
     """Classify the review, store what was shown, and show the result with the buttons."""
     form = ReviewForm(_settings())
     if not form.validate():
@@ -63,7 +64,7 @@ def predict():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/feedback", endpoint="feedback")
-def feedback():  # type: ignore[no-untyped-def]
+def feedback() -> ResponseReturnValue:
     """Record Correct / Incorrect for a stored prediction; JSON when the page's script asks."""
     form = FeedbackForm()
     if not form.validate():

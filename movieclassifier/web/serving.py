@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
 
 
 def model_cache() -> ModelCache:
-    return current_app.extensions["movieclassifier.models"]  # type: ignore[no-any-return]
+    return current_app.extensions["movieclassifier.models"]
 
 
 def current_model() -> SentimentModel:

@@ -1,5 +1,5 @@
 """Shortcuts through Flask's request plumbing, each taken because the plain way measured slow
-or broke (figures in bench/results/serve.md). All of them live here:
+or broke (the figures: see bench/results/serve.md). All of them live here:
 
 - ``check_csrf_outside``: Flask-WTF's CSRF hook runs per blueprint, not on every API call.
 - ``PageSessionInterface``: the signed cookie session is opened for the pages only.
@@ -34,8 +34,8 @@ def check_csrf_outside(app: Flask, exempt: tuple[str, ...]) -> None:
     """Run Flask-WTF's CSRF check for the blueprints' requests only, not the ``exempt`` ones.
 
     ``CSRFProtect`` hooks every request and then skips exempt blueprints; on the predict
-    hot path that hook alone cost about 3 µs (bench/results/serve.md). The same hook now runs
-    first in every other blueprint. App-level routes (``/metrics``, ``/static``) only
+    hot path that hook alone cost a measurable share (see bench/results/serve.md). The same
+    hook now runs first in every other blueprint. App-level routes (``/metrics``, ``/static``) only
     answer GET, which CSRF never checks; a test fails if a POST route escapes the check.
     ``forms.refuse_unnamed_fields`` runs just before it (see its docstring for why).
     """
@@ -65,9 +65,9 @@ class PageSessionInterface(SecureCookieSessionInterface):
 def json_response(document: dict[str, Any]) -> Response:
     """``jsonify(document)`` for plain JSON values (no dates, no dataclasses), by orjson.
 
-    The same document as Flask writes outside debug mode (keys sorted, compact), in a tenth
-    of the time: ``json``'s encoder took about 110 µs for a batch's 100 predictions, most
-    of it writing the floats. orjson writes non-ASCII characters as UTF-8 rather than
+    The same document as Flask writes outside debug mode (keys sorted, compact), much faster
+    (see bench/results/serve.md): ``json``'s encoder spends most of a batch's answer writing
+    the floats. orjson writes non-ASCII characters as UTF-8 rather than
     ``\\u`` escapes, which is the same JSON.
     """
     return Response(
@@ -79,10 +79,11 @@ def json_response(document: dict[str, Any]) -> Response:
 def loads_fast(data: bytes) -> Any:
     """``json.loads(data)`` for bodies without integer fields, parsed by orjson when it can.
 
-    About twice as fast on a batch's 120 KB. orjson refuses a few texts that ``json``
-    accepts (``NaN``, a lone surrogate escape, a byte-order mark): those take ``json.loads``,
-    so exactly the same bodies are accepted. It reads an integer beyond 64 bits as a float,
-    which is why the bodies with integer fields (feedback's ``prediction_id``) use ``json``.
+    Faster on a batch's 120 KB (see bench/results/serve.md). orjson refuses a few texts
+    that ``json`` accepts (``NaN``, a lone surrogate escape, a byte-order mark): those take
+    ``json.loads``, so exactly the same bodies are accepted. It reads an integer beyond 64
+    bits as a float, which is why the bodies with integer fields (feedback's
+    ``prediction_id``) use ``json``.
     """
     try:
         return orjson.loads(data)
@@ -114,7 +115,7 @@ def request_body(environ: dict[str, Any], max_length: int) -> bytes:
 
     werkzeug wraps the input in a ``LimitedStream`` and reads it in a loop until the end;
     under gunicorn each of those reads is several calls deep. With a plain Content-Length
-    one exact read does (about 5 µs less per predict request, bench/results/serve.md). The
+    one exact read does, and is faster (see bench/results/serve.md). The
     same rules: a length over ``max_length`` is 413 before anything is read, a body cut
     short is 400. Anything else (chunked, no length) takes werkzeug's way. The input is
     put back as a buffer, so that a later ``request.get_data()`` still sees the body.
@@ -129,16 +130,16 @@ def request_body(environ: dict[str, Any], max_length: int) -> bytes:
     if len(data) != size:
         raise ClientDisconnected()
     environ["wsgi.input"] = io.BytesIO(data)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 class SecurityHeaders:
     """WSGI middleware that adds ``headers`` to every response that sets no policy of its own.
 
     At the WSGI level rather than in an ``after_request`` hook: extending the plain list of
-    header pairs costs well under a microsecond, where Flask's hook (its dispatch plus
-    werkzeug's ``Headers.extend``, which re-validates every value) cost about 10 µs on the
-    predict path (bench/results/serve.md). It also covers the answers Flask builds outside
+    header pairs is much cheaper than Flask's hook (its dispatch plus werkzeug's
+    ``Headers.extend``, which re-validates every value) on the predict path (see
+    bench/results/serve.md). It also covers the answers Flask builds outside
     the hooks (an unhandled error's 500).
     """
 

@@ -1,9 +1,13 @@
+import json
+import logging
+import re
+
 import pytest
 from sqlalchemy import select
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback
-from movieclassifier import feedback, model_store, retrain
+from movieclassifier import features, feedback, model_store, retrain
 from movieclassifier.cli import operate
 from movieclassifier.schema import QUARANTINED, ROLLED_BACK, Feedback
 
@@ -16,10 +20,10 @@ def env(settings, monkeypatch):
 
 
 @pytest.fixture
-def two_versions(settings, sessions, seed_model):
+def two_versions(settings, engine, sessions, seed_model):
     add_feedback(sessions, settings.model_dir, POSITIVE_REVIEWS[:3], correct=True)
     add_feedback(sessions, settings.model_dir, NEGATIVE_REVIEWS[:1], correct=False)
-    report = retrain.retrain(sessions, settings)
+    report = retrain.retrain(engine, settings)
     assert report.status == "promoted"
     return seed_model, report.version
 
@@ -118,3 +122,40 @@ def test_an_unreachable_database_is_one_line_that_names_it(runner, monkeypatch, 
         "Error: the database postgresql+psycopg://mc:***@127.0.0.1:1/reviews is unavailable: "
     )
     assert "Traceback" not in result.output and "secret" not in result.output
+
+
+def test_versions_and_the_dashboard_agree_and_leave_out_discarded_answers(
+    runner, env, client, settings, sessions, seed_model
+):
+    """Live accuracy is one query (``stats.versions``): ``flask versions`` and the dashboard
+    show the same figure, and an answer an operator discarded counts on neither."""
+    ids = add_feedback(
+        sessions, settings.model_dir, POSITIVE_REVIEWS[:4], correct=[True, True, True, False]
+    )
+    with sessions.begin() as session:
+        assert [row.id for row in feedback.claim(session, 1)] == ids[:1]
+        feedback.mark(session, ids[:1], seed_model, QUARANTINED)
+    discarded = runner.invoke(args=["quarantine", "discard", str(ids[0])])
+    assert discarded.exit_code == 0, discarded.output
+    # Kept: True, True, False. Counting the discarded answer would give 3 of 4 (0.7500).
+    listed = runner.invoke(args=["versions", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.output)
+    assert (row["live_accuracy"], row["live_feedback"]) == (pytest.approx(2 / 3), 3)
+    table = runner.invoke(args=["versions"]).output.splitlines()
+    assert table[1].startswith(f"*{seed_model}") and table[1].endswith("0.6667 (3)")
+    page = client.get("/dashboard").get_data(as_text=True)
+    cells = re.search(rf'<tr id="version-{seed_model}".*?</tr>', page, re.DOTALL)
+    assert cells is not None
+    assert "66.7%" in cells.group(0) and "2 of 3 answers" in " ".join(cells.group(0).split())
+
+
+def test_train_on_the_python_features_logs_a_warning(
+    runner, env, seed_model, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(features, "BACKEND", features.PYTHON_BACKEND)
+    with caplog.at_level(logging.WARNING, logger="movieclassifier.features"):
+        result = runner.invoke(args=["train", str(tmp_path / "unread.csv"), "--if-missing"])
+    assert result.exit_code == 0, result.output
+    assert "a model is already published" in result.output
+    assert features.SLOW_WARNING in caplog.messages
