@@ -1,53 +1,55 @@
 """Shared fixtures: settings on a real SQLite file or a real PostgreSQL database per test.
 
-PostgreSQL tests run wherever ``TEST_POSTGRESQL_URL`` (default: this machine's server)
-answers; with ``REQUIRE_ALL_BACKENDS=1`` (set by CI) any skipped test fails the run.
+Fixtures only: the handwritten reviews and the tiny model live in ``corpus.py``, the
+PostgreSQL administration in ``databases.py``. Each test's database is a copy of a
+template migrated once per session (``tests/test_migrations.py`` runs the migrations for
+real); expensive read-only things (trained models) are made once per session too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import uuid
+import pickle
+import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import corpus
+import databases
 from movieclassifier import db, model_store
 from movieclassifier.config import Settings
-from movieclassifier.model import SentimentModel, new_classifier
+from movieclassifier.model import SentimentModel
 from movieclassifier.schema import PROMOTED
 
-POSTGRESQL_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REQUIRE_ALL = os.environ.get("REQUIRE_ALL_BACKENDS") == "1"
+EMPTY_DATABASE = "empty_database"
+MEMORY_TEMP_ROOT = Path("/dev/shm")
+MEMORY_TEMP_MIN_FREE = 2 * 1024**3  # a container's default 64 MB /dev/shm is too small
 
-POSITIVE_REVIEWS = [
-    "A wonderful, moving film with brilliant acting and a great story.",
-    "I loved every minute of it; the cast is superb and the ending is perfect.",
-    "An excellent movie, funny and warm. Highly recommended!",
-    "Beautiful photography, a great score and a touching performance.",
-    "One of the best films of the year, a delight from start to finish.",
-    "Brilliant direction and a fantastic script, I would watch it again.",
-    "Great fun, wonderful characters and a lovely, happy ending.",
-    "A masterpiece: smart, gripping and superbly acted.",
-    "The acting is excellent and the story is great. Loved it.",
-    "Charming, clever and beautifully made. A joy to watch.",
-]
-NEGATIVE_REVIEWS = [
-    "A terrible, boring film with awful acting and a stupid plot.",
-    "I hated it; the worst movie I have seen, a complete waste of time.",
-    "Dull, badly written and poorly acted. Avoid this mess.",
-    "The story is awful and the dialogue is horrible. Boring.",
-    "A bad movie with a terrible script and no redeeming qualities.",
-    "Worst acting ever, the plot makes no sense. Awful.",
-    "Painfully boring, a waste of money and a waste of time.",
-    "Stupid, ugly and badly directed. I walked out.",
-    "The film is a disaster: bad acting, bad writing, bad everything.",
-    "Horrible and dull; I was bored from start to finish.",
-]
+
+def _use_memory_for_tmp_path() -> None:
+    """Put tmp_path in memory where the machine has a roomy tmpfs.
+
+    SQLite's commits and the model store's writes fsync, which on a disk is most of a small
+    test's time; a test's kill -9 of a process loses nothing in memory either. A passed
+    test's directory is removed at its end (``tmp_path_retention_policy`` in
+    pyproject.toml), so little memory is held. ``--basetemp`` still wins.
+    """
+    if not os.access(MEMORY_TEMP_ROOT, os.W_OK):
+        return
+    if shutil.disk_usage(MEMORY_TEMP_ROOT).free >= MEMORY_TEMP_MIN_FREE:
+        os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(MEMORY_TEMP_ROOT))
+
+
+_use_memory_for_tmp_path()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", f"{EMPTY_DATABASE}: the test's database has no schema (nobody migrated it)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -65,59 +67,76 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if REQUIRE_ALL and _skipped and exitstatus == 0:
+    if databases.REQUIRE_ALL and _skipped and exitstatus == 0:
         session.exitstatus = 1
         print(f"\nREQUIRE_ALL_BACKENDS=1 and {len(_skipped)} tests were skipped: {_skipped[:10]}")
 
 
-def _postgresql_available() -> bool:
-    try:
-        engine = create_engine(POSTGRESQL_ADMIN_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not available here"
-        return False
+@pytest.fixture(scope="session")
+def postgresql_available() -> bool:
+    return databases.postgresql_available()
 
 
 @pytest.fixture(scope="session")
-def postgresql_available() -> bool:
-    return _postgresql_available()
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated once per session; each test's SQLite database is a copy."""
+    path = tmp_path_factory.mktemp("template") / "reviews.sqlite"
+    databases.migrate(f"sqlite:///{path}")
+    # WAL mode: the last connection's close folds the log into the file, so the file alone
+    # is the whole database.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
 
 
-def create_postgresql_database() -> str:
-    """A new, empty PostgreSQL database; returns its URL."""
-    name = f"mc_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(POSTGRESQL_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def postgresql_template(postgresql_available):
+    """A PostgreSQL database migrated once per session, dropped at its end; its name.
+
+    Each test's database is ``CREATE DATABASE ... TEMPLATE`` this one, which needs it idle:
+    ``databases.migrate`` closes its connections, and nothing else connects to it.
+    """
+    if not postgresql_available:
+        databases.unavailable(f"PostgreSQL not reachable at {databases.POSTGRESQL_ADMIN_URL}")
+    url = databases.create_postgresql_database(prefix="mc_template")
+    try:
+        databases.migrate(url)
+        yield make_url(url).database
+    finally:
+        databases.drop_postgresql_database(url)
 
 
-def drop_postgresql_database(url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+@pytest.fixture(scope="session")
+def postgresql_copies(postgresql_template):
+    """Each PostgreSQL test's database: a copy of the template, made and dropped meanwhile."""
+    copies = databases.TemplateCopies(postgresql_template)
+    yield copies
+    copies.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path, postgresql_available):
-    """A fresh database of each backend: a SQLite file in tmp_path, or a new PostgreSQL db."""
+def database_url(request, tmp_path):
+    """A new database of each backend, of its own, migrated to the newest schema.
+
+    A copy of the session's template; with ``@pytest.mark.empty_database``, empty instead.
+    """
+    empty = request.node.get_closest_marker(EMPTY_DATABASE) is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'reviews.sqlite'}"
+        path = tmp_path / "reviews.sqlite"
+        if not empty:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
-    if not postgresql_available:
-        message = f"PostgreSQL not reachable at {POSTGRESQL_ADMIN_URL}"
-        if REQUIRE_ALL:
-            pytest.fail(message)
-        pytest.skip(message)
-    url = create_postgresql_database()
+    if not request.getfixturevalue("postgresql_available"):
+        databases.unavailable(f"PostgreSQL not reachable at {databases.POSTGRESQL_ADMIN_URL}")
+    if empty:
+        url = databases.create_postgresql_database()
+        yield url
+        databases.drop_postgresql_database(url)
+        return
+    copies = request.getfixturevalue("postgresql_copies")
+    url = copies.take()
     yield url
-    drop_postgresql_database(url)
+    copies.give_back(url)
 
 
 @pytest.fixture
@@ -134,8 +153,8 @@ def settings(tmp_path, database_url) -> Settings:
 
 @pytest.fixture
 def engine(settings):
+    """The engine of the test's database (already migrated: see ``database_url``)."""
     engine = db.make_engine(settings.database_url)
-    db.init_db(engine)
     yield engine
     engine.dispose()
 
@@ -151,41 +170,49 @@ def session(sessions):
         yield session
 
 
-def train_tiny_model(seed: int = 0) -> SentimentModel:
-    """A small model trained on the handwritten reviews above, deterministic."""
-    model = SentimentModel(new_classifier(seed))
-    texts = POSITIVE_REVIEWS + NEGATIVE_REVIEWS
-    labels = [1] * len(POSITIVE_REVIEWS) + [0] * len(NEGATIVE_REVIEWS)
-    for _ in range(5):
-        model.learn(texts, labels)
-    return model
-
-
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory) -> Path:
     """The tiny model pickled once per session, copied into each test's store."""
-    import pickle
-
     path = tmp_path_factory.mktemp("tiny") / "tiny.pkl"
-    path.write_bytes(pickle.dumps(train_tiny_model()))
+    path.write_bytes(pickle.dumps(corpus.train_tiny_model()))
     return path
 
 
 @pytest.fixture
 def tiny_model(tiny_model_file) -> SentimentModel:
-    import pickle
-
+    """A fresh copy of the tiny model, the test's to change."""
     return pickle.loads(tiny_model_file.read_bytes())
 
 
+@pytest.fixture(scope="session")
+def tiny_model_written(tmp_path_factory, tiny_model_file) -> model_store.WrittenModel:
+    """The tiny model as ``model_store.write`` stores it, pickled and hashed once (16 MB)."""
+    model = pickle.loads(tiny_model_file.read_bytes())
+    return model_store.write(model, tmp_path_factory.mktemp("tiny-store"))
+
+
 @pytest.fixture
-def seed_model(settings, sessions, tiny_model):
+def seed_model(settings, sessions, tiny_model, tiny_model_written):
     """Publish the tiny model as version 1 of this test's store; returns its version."""
-    written = model_store.write(tiny_model, settings.model_dir)
+    written = tiny_model_written
+    settings.model_dir.mkdir(parents=True, exist_ok=True)
+    (settings.model_dir / written.filename).write_bytes(written.data)
     with sessions.begin() as session:
         row = model_store.register(session, written, tiny_model, status=PROMOTED, source="test")
         version = row.version
     return version
+
+
+@pytest.fixture(scope="session")
+def imdb_training(tmp_path_factory, sqlite_template) -> corpus.TrainedModel:
+    """2,000 IMDb reviews trained, the next 500 held out: once per session (seconds)."""
+    return corpus.train_imdb_model(tmp_path_factory.mktemp("imdb"), sqlite_template)
+
+
+@pytest.fixture
+def imdb_model(settings, sessions, imdb_training) -> int:
+    """The session's IMDb model published as this test's current version; its version."""
+    return corpus.publish(imdb_training, sessions, settings.model_dir)
 
 
 @pytest.fixture
@@ -202,8 +229,6 @@ def app(settings, engine):
 @pytest.fixture
 def make_app(settings, engine):
     """Build apps with some settings changed (``make_app(max_batch=2)``); closed at the end."""
-    import dataclasses
-
     from movieclassifier import create_app
 
     apps = []

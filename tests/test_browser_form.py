@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
 from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
-from conftest import train_tiny_model
+from corpus import train_tiny_model
 from movieclassifier import db, model_store
 from movieclassifier.config import Settings
 from movieclassifier.schema import PROMOTED, Feedback

@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import select
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback
 from movieclassifier import feedback, model_store
 from movieclassifier.schema import (

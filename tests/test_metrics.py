@@ -123,6 +123,7 @@ def test_metrics_report_retrain_runs_by_outcome_and_duration(client, sessions):
     assert value(samples, "movieclassifier_last_retrain_timestamp_seconds") == finished
 
 
+@pytest.mark.empty_database
 def test_metrics_without_a_schema_still_answer(settings):
     """The process metrics stay available when the database cannot be read."""
     app = create_app(settings)

@@ -11,6 +11,9 @@ from sqlalchemy import inspect, text
 from movieclassifier import db
 from servers import subprocess_env
 
+# Each test migrates its own database for real, from nothing.
+pytestmark = pytest.mark.empty_database
+
 VERSION_ROW = {
     "status": "promoted",
     "filename": "classifier-1.pkl",

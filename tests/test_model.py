@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from movieclassifier import model as model_module
 from movieclassifier.model import (
     CLASSES,

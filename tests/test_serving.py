@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import event
 
-from conftest import train_tiny_model
+from corpus import train_tiny_model
 from movieclassifier import model_store
 from movieclassifier.model_cache import ModelCache, NoServableModel
 from movieclassifier.schema import PROMOTED

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
+from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from movieclassifier import features, holdout, model_store, training
 from servers import REPO_ROOT, settings_env, subprocess_env
 
