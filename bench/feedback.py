@@ -7,7 +7,10 @@ Tomatoes snippets through the real API in rounds: ``POST /api/v1/predict`` with
 After each round it scores the served version on RT snippets never streamed and on the
 5,000 IMDb test rows, and draws both curves.
 
-    python bench/feedback.py --labels 1000 --round 200 --plot docs/feedback-curve.svg
+    PYTHONPATH=tests .venv/bin/python bench/feedback.py --labels 1000 --round 200 \
+        --plot docs/feedback-curve.svg
+
+``PYTHONPATH=tests``: it starts gunicorn with the test suite's helpers (``servers``).
 """
 
 from __future__ import annotations
@@ -25,12 +28,11 @@ from pathlib import Path
 import numpy as np
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from movieclassifier import db, holdout, model_store
+from movieclassifier.config import Settings
+from servers import gunicorn_server, subprocess_env
 
-from movieclassifier import db, holdout, model_store  # noqa: E402
-from movieclassifier.config import Settings  # noqa: E402
-from servers import gunicorn_server, subprocess_env  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 RT = REPO / "data" / "rt_polarity.csv.gz"
 IMDB = REPO / "data" / "movie_data.csv.gz"

@@ -14,15 +14,12 @@ import argparse
 import csv
 import gzip
 import itertools
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from movieclassifier import features  # noqa: E402
+from movieclassifier import features
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "movie_data.csv.gz"
 

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import psutil
 
+from movieclassifier.training import EPOCHS
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "movie_data.csv.gz"
-sys.path.insert(0, str(REPO))
-
-from movieclassifier.training import EPOCHS  # noqa: E402 - after the path is set
 
 
 def build(directory: Path, times: int) -> Path:

@@ -3,33 +3,29 @@
 
 Two gunicorn servers (2 workers each, their own MODEL_DIR, one database), a promotion by
 rollback, then each server is polled (``POST /api/v1/predict``) until 20 answers in a row
-come from the new version. ``--database-url`` picks the shared database (PostgreSQL for the
-multi-server case).
+come from the new version. ``--postgresql`` puts the shared database in a fresh PostgreSQL
+database (the multi-server case; the server of ``TEST_POSTGRESQL_URL``, as in the tests),
+otherwise it is a SQLite file.
 
-    python bench/reload.py --database-url postgresql+psycopg://postgres@127.0.0.1/postgres
+    PYTHONPATH=tests .venv/bin/python bench/reload.py --postgresql --repeat 4
+
+``PYTHONPATH=tests``: it reuses the test suite's helpers (servers, models, databases).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from test_reload import wait_for_version
 
-from test_reload import wait_for_version  # noqa: E402
-
-from conftest import (  # noqa: E402
-    create_postgresql_database,
-    drop_postgresql_database,
-    train_tiny_model,
-)
-from movieclassifier import db, model_store  # noqa: E402
-from movieclassifier.schema import PROMOTED  # noqa: E402
-from servers import gunicorn_server, subprocess_env  # noqa: E402
+from corpus import train_tiny_model
+from databases import create_postgresql_database, drop_postgresql_database
+from movieclassifier import db, model_store
+from movieclassifier.schema import PROMOTED
+from servers import gunicorn_server, subprocess_env
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ Without ``--database-url`` it trains a model into a temporary directory first
 (``scripts/train_stream.py data/movie_data.csv.gz --holdout 5000``). Rate limits are off.
 Writes ``bench/results/serve.md``.
 
-    .venv/bin/python bench/serve.py [--seconds 5] [--database-url URL --model-dir DIR]
+    PYTHONPATH=tests .venv/bin/python bench/serve.py [--seconds 5] \
+        [--database-url URL --model-dir DIR] [--postgresql ADMIN_URL]
+
+``PYTHONPATH=tests``: it starts gunicorn with the test suite's helpers (``servers``).
 """
 
 from __future__ import annotations
@@ -151,7 +154,6 @@ def _percentile(output: str, which: str) -> float:
 def load_model(env: dict[str, str]):  # type: ignore[no-untyped-def]
     """The current model of the benchmark's database, loaded in this process."""
     os.environ.update({"DATABASE_URL": env["DATABASE_URL"], "MODEL_DIR": env["MODEL_DIR"]})
-    sys.path.insert(0, str(REPO_ROOT))
     from movieclassifier import db, model_store
     from movieclassifier.config import Settings
 
@@ -219,7 +221,6 @@ def _keep_best(runs: dict, key: tuple, run: dict[str, float]) -> None:
 
 
 def serve(stack: ExitStack, app: str, env: dict[str, str], log: Path) -> str:
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
     from servers import gunicorn_server
 
     return stack.enter_context(gunicorn_server(env, log, workers=2, app=app))
@@ -233,7 +234,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         "APP_ENV": "development",
         "LOG_LEVEL": "WARNING",
     }
-    child_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    child_env = {**os.environ, **env}
     if not args.database_url:
         train(child_env, tmp / "train.log")
     typical, batch = load_reviews()

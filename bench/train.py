@@ -28,8 +28,6 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
 
 TRAIN_ROWS, TEST_ROWS = 45_000, 5_000
 RIVER_ROWS = 10_000
