@@ -2,7 +2,7 @@
 
 A ``training_run.TrainingRun`` does the passes: a thread reads the CSV while the parent
 learns, worker processes hash each block once and spill it to a temporary directory, from
-which later epochs read it back (``featurepool``). The last ``holdout`` rows are kept
+which later epochs read it back (``features.pool``). The last ``holdout`` rows are kept
 out (a ring buffer, so the file is never held in memory), evaluated, and stored as the
 retraining gate's held-out set together with the new version, in one transaction. A bad
 file publishes nothing.

@@ -2,7 +2,7 @@
 
 ``training.train_from_csv`` makes a ``TrainingRun`` and publishes what it learned. The
 first pass reads the file in a thread, hands blocks of rows to the hashing workers
-(``featurepool``) and learns each hashed block as it comes back; later passes read the
+(``features.pool``) and learns each hashed block as it comes back; later passes read the
 spilled blocks again. ``partial_fit`` releases the GIL, so reading overlaps learning.
 """
 

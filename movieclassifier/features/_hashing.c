@@ -1,12 +1,13 @@
 /*
- * text.py's features in C: exactly what scikit-learn's HashingVectorizer computes with the
- * analyzer text.analyze (tests compare the two), about 30 times faster, so that hashing no
- * longer bounds training and a served review costs microseconds.
+ * The features of reference.py in C: exactly what scikit-learn's HashingVectorizer computes
+ * with the analyzer reference.analyze_normalized (tests/test_features.py compares the two),
+ * fast enough that hashing no longer bounds training (bench/results/train.md).
  *
- * Input: text.normalize's buffer (lower-cased UTF-8, one review per line). A token is a run
- * of word bytes (ASCII letters and digits, and every byte >= 0x80) or a single "!" or "?".
- * A feature is an n-gram of tokens joined by single spaces, as scikit-learn joins them; its
- * column is scikit-learn's: abs(murmurhash3_32(feature, seed 0) as int32) % n_features.
+ * Input: reference.normalize_bytes's buffer (lower-cased UTF-8, one review per line). A
+ * token is a run of word bytes (ASCII letters and digits, and every byte >= 0x80) or a
+ * single "!" or "?". A feature is an n-gram of tokens joined by single spaces, as
+ * scikit-learn joins them; its column is scikit-learn's:
+ * abs(murmurhash3_32(feature, seed 0) as int32) % n_features.
  *
  * Output of hash_reviews: a CSR structure as int32 byte strings: the column indices (each
  * row's distinct columns, in the order first seen), the row pointers, and the review of each
@@ -34,7 +35,7 @@
 #endif
 
 #define MAX_NGRAM 8
-/* text.normalize(..., mark_breaks=True) writes this byte for an HTML line break. */
+/* reference.normalize_bytes(..., mark_breaks=True) writes this byte for an HTML line break. */
 #define SENTENCE_BREAK 0x01
 
 enum { SPACE = 0, WORD = 1, SINGLE = 2 };
@@ -258,7 +259,7 @@ static int hash_review(Hasher *h, const unsigned char *text, Py_ssize_t length, 
     return pieces ? 0 : emit_row(h, text, 0, n_tokens, review);
 }
 
-/* ---- Normalization: text.normalize's regular expressions, pass by pass, in order. ---- */
+/* ---- Normalization: reference.normalize_bytes's regular expressions, pass by pass, in order. ---- */
 
 static int put(Vector *out, const void *bytes, Py_ssize_t count)
 {
@@ -349,7 +350,7 @@ static inline int is_lower_alnum(unsigned char byte)
     return (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9');
 }
 
-/* [:;=]-?(?:[()]|[dp](?![a-z0-9])) -> a marker word (text._EMOTICON_WORDS). */
+/* [:;=]-?(?:[()]|[dp](?![a-z0-9])) -> a marker word (reference._EMOTICON_WORDS). */
 static int mark_emoticons(const unsigned char *in, Py_ssize_t length, Vector *out)
 {
     Py_ssize_t run = 0;
@@ -383,7 +384,7 @@ static int mark_emoticons(const unsigned char *in, Py_ssize_t length, Vector *ou
     return put(out, in + run, length - run);
 }
 
-/* text.normalize's passes over `in` (one review or many, one per line), with every newline
+/* reference.normalize_bytes's passes over `in` (one review or many, one per line), with every newline
    made a space when `newline_is_space` (a review's own line breaks, for one review); `a` and
    `b` are the two work vectors, and `*result` is set to the one holding the text. 0, or -1
    when out of memory. Needs no GIL. */
@@ -626,26 +627,26 @@ static PyObject *score_texts(PyObject *Py_UNUSED(self), PyObject *args)
 
 static PyMethodDef methods[] = {
     {"normalize", normalize, METH_VARARGS,
-     "normalize(buffer, mark_breaks) -> bytes\n\ntext.normalize after encoding: ASCII "
+     "normalize(buffer, mark_breaks) -> bytes\n\nreference.normalize_bytes after encoding: ASCII "
      "lower-casing, line breaks marked (if asked), tags dropped, apostrophes and \"n't\" "
      "rewritten, emoticons as marker words."},
     {"hash_reviews", hash_reviews, METH_VARARGS,
      "hash_reviews(buffer, n_reviews, ngram_min, ngram_max, n_features, min_sentence_tokens)"
      " -> (indices, indptr, row_review)\n\nThe CSR column indices (each row's distinct "
      "columns, in the order first seen), row pointers and each row's review, as int32 bytes, of "
-     "text.normalize's buffer. With min_sentence_tokens > 0 a row is a piece of a review "
+     "reference.normalize_bytes's buffer. With min_sentence_tokens > 0 a row is a piece of a review "
      "with at least that many tokens (the whole review if it has none)."},
     {"score_texts", score_texts, METH_VARARGS,
      "score_texts(texts, ngram_min, ngram_max, n_features, weights) -> list\n\n"
      "Each review's dot product of the weights (a float32 or float64 buffer of n_features "
-     "values) with its row of binary, unit-length features: text.normalize and hash_reviews "
+     "values) with its row of binary, unit-length features: reference.normalize_bytes and hash_reviews "
      "review by review, from the str (no joined buffer), each row's distinct columns summed "
      "in float64 over the square root of their number (0.0 for a review without features)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, .m_name = "_hashing", .m_doc = "text.py's feature hashing in C.",
+    PyModuleDef_HEAD_INIT, .m_name = "_hashing", .m_doc = "The feature hashing of reference.py in C.",
     .m_size = -1, .m_methods = methods,
 };
 

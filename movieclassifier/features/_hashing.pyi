@@ -1,4 +1,4 @@
-# Types of the C extension built from _hashing.c (see text.py).
+# Types of the C extension built from _hashing.c (see features/__init__.py and reference.py).
 
 from collections.abc import Sequence
 

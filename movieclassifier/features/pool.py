@@ -108,7 +108,7 @@ def make_executor(workers: int) -> Executor:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if context.get_start_method() == "forkserver":
-        context.set_forkserver_preload(["movieclassifier.featurepool"])
+        context.set_forkserver_preload(["movieclassifier.features.pool"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     # Start the workers now, in the background: the first task would otherwise wait for the
     # fork server's start (about half a second) while the caller has rows to hand over.

@@ -15,9 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from movieclassifier import features, model_store
 from movieclassifier.config import Settings
-from movieclassifier.model import LABELS
 from movieclassifier.reviews import MAX_ID, Kind, ReviewProblem, review_problem
-from movieclassifier.schema import Feedback, iso_utc
 from movieclassifier.web import database, openapi, serving, shortcuts
 from movieclassifier.web.errors import BadRequest
 
@@ -162,18 +160,6 @@ def predict() -> ResponseReturnValue:
     return shortcuts.json_response({"ok": True, "model_version": version, "predictions": items})
 
 
-def feedback_json(row: Feedback) -> dict[str, Any]:
-    """A stored feedback row as the API shows it."""
-    return {
-        "id": row.id,
-        "prediction_id": row.prediction_id,
-        "correct": row.correct,
-        "label": LABELS[row.label],
-        "status": row.status,
-        "created_at": iso_utc(row.created_at),
-    }
-
-
 @bp.post("/feedback", endpoint="feedback")
 def feedback_view() -> ResponseReturnValue:
     """Record whether a stored prediction was right; 201 once the row is committed."""
@@ -186,7 +172,7 @@ def feedback_view() -> ResponseReturnValue:
     if not 1 <= prediction_id <= MAX_ID:
         raise BadRequest(f"'prediction_id' must be from 1 to {MAX_ID}, got {prediction_id}")
     row = serving.record_feedback(prediction_id, correct)
-    return jsonify({"ok": True, **feedback_json(row)}), 201
+    return jsonify({"ok": True, **serving.feedback_json(row)}), 201
 
 
 @bp.get("/model", endpoint="model")

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from movieclassifier.config import Settings
 from movieclassifier.model import LABELS
 from movieclassifier.web import serving
-from movieclassifier.web.api import feedback_json
 from movieclassifier.web.errors import BadRequest, wants_json
 from movieclassifier.web.forms import FeedbackForm, ReviewForm
 
@@ -73,5 +72,5 @@ def feedback() -> ResponseReturnValue:
     correct = form.correct.data == "true"
     row = serving.record_feedback(int(form.prediction_id.data or 0), correct)
     if wants_json():
-        return jsonify({"ok": True, **feedback_json(row)}), 201
+        return jsonify({"ok": True, **serving.feedback_json(row)}), 201
     return render_template("thanks.html", label=LABELS[row.label], correct=correct)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask, current_app
 
 from movieclassifier import feedback
-from movieclassifier.model import Prediction, SentimentModel
+from movieclassifier.model import LABELS, Prediction, SentimentModel
 from movieclassifier.model_cache import ModelCache
-from movieclassifier.schema import Feedback
+from movieclassifier.schema import Feedback, iso_utc
 from movieclassifier.web import database, metrics
 from movieclassifier.web.errors import Conflict, NotFound
 
@@ -80,3 +81,15 @@ def record_feedback(prediction_id: int, correct: bool) -> Feedback:
     session.commit()
     metrics.record_feedback(correct)
     return row
+
+
+def feedback_json(row: Feedback) -> dict[str, Any]:
+    """A stored feedback row as the API, and the result page's script, show it."""
+    return {
+        "id": row.id,
+        "prediction_id": row.prediction_id,
+        "correct": row.correct,
+        "label": LABELS[row.label],
+        "status": row.status,
+        "created_at": iso_utc(row.created_at),
+    }
