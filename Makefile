@@ -4,25 +4,36 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# make run's clock: one retrain a minute on a laptop (the Procfile's clock uses the
+# setting's own default, 10m). The CSV and hold-out of the first model, when none exists.
+RETRAIN_EVERY ?= 1m
+TRAIN_CSV ?= data/movie_data.csv.gz
+TRAIN_HOLDOUT ?= 5000
 
-.PHONY: run test install install-dev build lint bench clean
+.PHONY: run test install install-dev build lint bench clean retrain versions
 
 $(PY):
-	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@echo "creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $@
+	@echo "installing dependencies (about 30 s)…"
+	@$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@ $(VENV)/.installed
+	@echo "installing dependencies and test tools (about 40 s)…"
+	@$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
 
-# The package itself, editable, with its C extension (optional: no compiler, no extension).
+# The package itself, editable, with its C extension. The extension is optional: without a
+# compiler the install still succeeds, and the check below prints the features' warning.
 $(VENV)/.installed-package: pyproject.toml setup.py movieclassifier/features/_hashing.c | $(VENV)/.installed
-	$(PY) -m pip install -qq --no-deps --no-build-isolation --editable .
-	touch $@
+	@echo "installing movieclassifier (editable) and building its C extension…"
+	@$(PY) -m pip install -qq --no-deps --no-build-isolation --editable .
+	@$(PY) -c "import movieclassifier.features as f; f.warn_if_slow()"
+	@touch $@
 
 install: $(VENV)/.installed $(VENV)/.installed-package
 
@@ -32,11 +43,20 @@ install-dev: $(VENV)/.installed-dev $(VENV)/.installed-package
 build: install
 	$(PY) setup.py --quiet build_ext --inplace
 
-## run: set up everything on a fresh machine and serve on http://$(HOST):$(PORT)
+## run: set up everything on a fresh machine, then serve on http://$(HOST):$(PORT) and run
+## the retrain clock (every $(RETRAIN_EVERY)) until Ctrl-C, which stops both
 run: install
-	$(PY) -m flask --app movieclassifier init-db
-	$(PY) scripts/train_stream.py data/movie_data.csv.gz --holdout 5000 --if-missing
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn "movieclassifier:create_app()"
+	$(VENV)/bin/flask --app movieclassifier init-db
+	$(PY) scripts/train_stream.py $(TRAIN_CSV) --holdout $(TRAIN_HOLDOUT) --if-missing
+	$(PY) scripts/run_local.py --host $(HOST) --port $(PORT) --every $(RETRAIN_EVERY)
+
+## retrain: one retrain run now (what the clock does every RETRAIN_EVERY)
+retrain: install
+	$(PY) scripts/retrain.py
+
+## versions: every model version, its status and accuracies
+versions: install
+	$(VENV)/bin/flask --app movieclassifier versions
 
 ## test: install the dev requirements and run every test (exits non-zero on any failure)
 test: install-dev
