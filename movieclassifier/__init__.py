@@ -26,9 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
 
     from movieclassifier import cli, web
-    from movieclassifier.config import Settings
 
-    settings = settings or Settings.from_env()
+    settings = settings or cli.app_settings()
     configure_logging(settings.log_level)
     app = Flask(__name__)
     web.register(app, settings)
@@ -37,10 +36,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def configure_logging(level: str) -> None:
-    """Log to stdout only (12-factor), once per process."""
+    """Log to stderr at ``level``, through one handler per process however often it is called.
+
+    stderr, so that a command's stdout holds only its result (``retrain.py --json | jq``);
+    gunicorn writes its own log there too, and Heroku and systemd collect both streams.
+    """
     root = logging.getLogger()
     if not any(getattr(h, "_movieclassifier", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._movieclassifier = True  # type: ignore[attr-defined]
         root.addHandler(handler)

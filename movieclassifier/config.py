@@ -45,6 +45,9 @@ class Settings:
     ratelimit_predict: str = "120 per minute"
     ratelimit_feedback: str = "60 per minute"
     ratelimit_key_prefix: str = "movieclassifier"
+    # gunicorn's worker count (gunicorn.conf.py reads it too, and sets it to the real count
+    # in each worker): with memory:// each worker enforces its share of the limits above.
+    web_concurrency: int = 1
     trusted_proxies: int = 0
     log_level: str = "INFO"
 
@@ -188,8 +191,19 @@ def _choice(*choices: str) -> Callable[[str, str], str]:
 def _database_url(name: str, raw: str) -> str:
     url = normalize_database_url(raw)
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
-        raise ConfigError(f'{name} must be a sqlite:/// or postgres:// URL, got "{raw}"')
+        raise ConfigError(
+            f'{name} must be a sqlite:/// or postgres:// URL, got "{hide_password(raw)}"'
+        )
     return url
+
+
+def hide_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``.
+
+    >>> hide_password("mysql://mc:secret@db.example.com/reviews")
+    'mysql://mc:***@db.example.com/reviews'
+    """
+    return re.sub(r"^([^:/?#]+://[^:@/]*):[^@/]*@", r"\1:***@", url)
 
 
 def _directory(name: str, raw: str) -> Path:
@@ -237,6 +251,7 @@ _PARSERS = {
     "ratelimit_predict": _rate,
     "ratelimit_feedback": _rate,
     "ratelimit_key_prefix": _text,
+    "web_concurrency": _positive_int,
     "trusted_proxies": _non_negative_int,
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
 }

@@ -101,7 +101,8 @@ def retrain(
         raise
     if report.status not in (PROMOTED, REJECTED):
         _record(sessions, report, start)
-    log.info("retrain %s: %s", report.status, report.message)
+    # The caller reports the outcome (the commands print it once); the log keeps a trace.
+    log.debug("retrain %s: %s", report.status, report.message)
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
 from movieclassifier import create_app
@@ -33,6 +34,7 @@ def test_every_setting_has_an_environment_variable():
         "RATELIMIT_FEEDBACK",
         "RATELIMIT_KEY_PREFIX",
         "TRUSTED_PROXIES",
+        "WEB_CONCURRENCY",
     }
     assert expected <= set(ENV_VARS)
 
@@ -86,6 +88,15 @@ def test_a_bad_value_names_the_variable_the_value_and_what_is_accepted(name, val
     assert accepted in message
 
 
+def test_a_bad_database_url_is_named_without_its_password():
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"DATABASE_URL": "mysql://mc:s3cret@db.example.com/reviews"})
+    assert str(caught.value) == (
+        'DATABASE_URL must be a sqlite:/// or postgres:// URL, got "mysql://mc:***@db.example.com/'
+        'reviews"'
+    )
+
+
 def test_production_refuses_the_development_secret_key():
     with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
         Settings.from_env({"APP_ENV": "production"})
@@ -119,6 +130,17 @@ def test_create_app_stops_on_a_bad_value(monkeypatch):
     monkeypatch.setenv("MAX_BATCH", "many")
     with pytest.raises(ConfigError, match='MAX_BATCH must be a positive integer, got "many"'):
         create_app()
+
+
+def test_create_app_under_a_command_line_stops_in_one_line(monkeypatch):
+    """``flask --app movieclassifier ...`` builds the app inside click: a bad value is a
+    ClickException (one line, exit 1) there, and a ConfigError with its traceback elsewhere."""
+    monkeypatch.setenv("MAX_BATCH", "many")
+    with click.Context(click.Command("flask")):
+        with pytest.raises(click.ClickException) as caught:
+            create_app()
+    assert caught.value.exit_code == 1
+    assert caught.value.format_message() == 'MAX_BATCH must be a positive integer, got "many"'
 
 
 def test_trusted_proxy_makes_limits_count_per_client(make_app, seed_model):

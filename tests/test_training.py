@@ -93,7 +93,7 @@ def test_gzip_csv_and_json_output(settings, tmp_path):
     path = write_csv(tmp_path / "reviews.csv.gz", thirty_rows())
     result = train(settings, path, "--holdout", 6, "--json", "--epochs", 2)
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures = json.loads(result.stdout)  # all of stdout: the summary goes to stderr
     assert set(figures) == JSON_KEYS
     assert figures["rows_trained"] == 24
     assert figures["sentences"] is True

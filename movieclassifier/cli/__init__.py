@@ -1,7 +1,8 @@
 """The click commands: ``flask --app movieclassifier ...`` and the scripts in ``scripts/``.
 
 ``train`` makes models from data, ``operate`` runs the loop and its operator commands,
-``common`` holds what they share. ``init_app(app)`` registers them all.
+``common`` holds what they share. ``init_app(app)`` registers them all; ``app_settings()``
+is how ``create_app`` reads the environment (one line for a bad setting under a command).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from flask import Flask
 
 from movieclassifier.cli import operate, train
+from movieclassifier.cli.common import app_settings
 
-__all__ = ["init_app"]
+__all__ = ["app_settings", "init_app"]
 
 
 def init_app(app: Flask) -> None:

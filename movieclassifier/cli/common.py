@@ -13,19 +13,42 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import db
+from movieclassifier import configure_logging, db
 from movieclassifier.config import ConfigError, Settings
 from movieclassifier.db import DATABASE_DOWN, database_unavailable
 
 
 def load_settings() -> Settings:
+    """The settings from the environment, with logging to stderr at their ``LOG_LEVEL``.
+
+    A setting ``config.py`` refuses is one line naming it and what is accepted, exit 1.
+    """
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    configure_logging(settings.log_level)
+    return settings
+
+
+def app_settings() -> Settings:
+    """The settings ``create_app()`` reads when it is given none.
+
+    Under a command line (``flask --app movieclassifier versions`` builds the app to find
+    its commands) a refused setting is one line and exit 1, as in ``load_settings``. Anywhere
+    else (gunicorn) the ``ConfigError`` propagates with its traceback: a server with a bad
+    setting refuses to start, loudly.
+    """
     try:
         return Settings.from_env()
     except ConfigError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
         raise click.ClickException(str(exc)) from exc
 
 
@@ -78,3 +101,41 @@ def database() -> Iterator[tuple[Settings, Engine, sessionmaker[Session]]]:
 
 def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def create_missing_database(database_url: str) -> bool:
+    """Create the PostgreSQL database ``database_url`` names when the server lacks it.
+
+    Connects to the server's ``postgres`` maintenance database, as ``createdb`` does, with
+    the same user. True when it created one; a SQLite file is created by its first
+    connection instead. A role that may not create databases is one line naming the
+    ``createdb`` command to run, exit 1.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql" or not url.database:
+        return False
+    probe = db.make_engine(database_url)
+    try:
+        with probe.connect():
+            return False
+    except OperationalError as exc:
+        if f'database "{url.database}" does not exist' not in str(exc.orig):
+            raise
+    finally:
+        probe.dispose()
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = admin.dialect.identifier_preparer.quote(url.database)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except DBAPIError as exc:
+        if "already exists" in str(exc.orig):  # another init-db made it meanwhile
+            return False
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise click.ClickException(
+            f"the database {url.database} does not exist and could not be created ({reason}); "
+            f'create it with "createdb {url.database}" and run init-db again'
+        ) from exc
+    finally:
+        admin.dispose()
+    return True

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later"
 EXCERPT_CHARS = 70
+TABLE_HEADER = ("version", "status", "source", "held-out", "learned", "live (answers)")
+RIGHT_ALIGNED = {TABLE_HEADER.index("learned")}
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
@@ -268,25 +270,38 @@ def version_table(session: Session, limit: int) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table; ``*`` marks the current version.
+    """A plain-text table; ``*`` marks the current version. Each column is as wide as its
+    widest cell, so every line has its columns at the same offsets.
 
     >>> print(format_table([{"version": 2, "current": True, "status": "promoted",
     ...     "source": "feedback", "holdout_accuracy": 0.9, "learned": 3,
-    ...     "live_feedback": 0, "live_accuracy": None, "pruned": False}]))
-    version  status       source    held-out  learned  live (answers)
-    *2       promoted     feedback  0.9000          3  n/a (0)
+    ...     "live_feedback": 0, "live_accuracy": None, "pruned": False},
+    ...     {"version": 1, "current": False, "status": "promoted", "source": "csv",
+    ...     "holdout_accuracy": 0.85, "learned": 0, "live_feedback": 12,
+    ...     "live_accuracy": 0.75, "pruned": True}]))
+    version  status             source    held-out  learned  live (answers)
+    *2       promoted           feedback  0.9000          3  n/a (0)
+     1       promoted (pruned)  csv       0.8500          0  0.7500 (12)
     """
-    lines = ["version  status       source    held-out  learned  live (answers)"]
-    for row in rows:
-        mark = "*" if row["current"] else " "
-        status = row["status"] + (" pruned" if row["pruned"] else "")
-        live = _number(row["live_accuracy"])
-        lines.append(
-            f"{mark}{row['version']:<7} {status:<12} {row['source']:<9} "
-            f"{_number(row['holdout_accuracy']):<9} {row['learned']:>7}  "
-            f"{live} ({row['live_feedback']})"
+    lines = [TABLE_HEADER] + [
+        (
+            ("*" if row["current"] else " ") + str(row["version"]),
+            row["status"] + (" (pruned)" if row["pruned"] else ""),
+            row["source"],
+            _number(row["holdout_accuracy"]),
+            str(row["learned"]),
+            f"{_number(row['live_accuracy'])} ({row['live_feedback']})",
         )
-    return "\n".join(lines)
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(TABLE_HEADER))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(width) if column in RIGHT_ALIGNED else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
+    )
 
 
 def _number(value: float | None) -> str:

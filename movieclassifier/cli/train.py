@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import db, features, model_store
 from movieclassifier.cli.common import (
+    create_missing_database,
     explain_database_errors,
     load_settings,
     open_engine,
@@ -24,13 +26,15 @@ from movieclassifier.training import (
     SENTENCES,
     TrainReport,
 )
-from movieclassifier.training_run import ProgressCallback, TrainProgress
+from movieclassifier.training_run import TrainProgress
 
 
 @click.command("init-db")
 def init_db_command() -> None:
     """Create the database or upgrade it to the newest schema (keeps every row)."""
     settings = load_settings()
+    if create_missing_database(settings.database_url):
+        click.echo(f"created database {make_url(settings.database_url).database}")
     open_engine(settings).dispose()
     click.echo(f"database ready: {safe_url(settings.database_url)}")
 
@@ -113,11 +117,11 @@ def train_command(
     from movieclassifier import training
 
     _check_plot_option(plot, holdout)
-    features.warn_if_slow()
     settings = load_settings()
+    features.warn_if_slow()
     engine = open_engine(settings)
     sessions = db.make_session_factory(engine)
-    progress = None if quiet or as_json and not sys.stderr.isatty() else _progress_bar()
+    progress = None if quiet or as_json and not sys.stderr.isatty() else _Progress()
     try:
         if if_missing and _has_current_model(sessions):
             click.echo("a model is already published; not training (drop --if-missing to retrain)")
@@ -142,6 +146,8 @@ def train_command(
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
+    if progress is not None:
+        progress.close()
     if plot is not None:
         _write_learning_curve(report, plot)
     _print_train_report(report, as_json, plot)
@@ -166,25 +172,49 @@ def _has_current_model(sessions: sessionmaker[Session]) -> bool:
         return model_store.current_version(session) is not None
 
 
-def _progress_bar() -> ProgressCallback:
-    """A pyprind bar over the whole run (bytes read in the first epoch, batches after it)."""
-    import pyprind
+class _Progress:
+    """How training is getting on, on stderr: a pyprind bar on a terminal, else a line
+    per epoch (a log file or a pipe gets no ``\\r`` redraws). ``close()`` ends it."""
 
-    steps = 1000
-    state: dict[str, Any] = {"done": 0}
+    STEPS = 1000
 
-    def update(progress: TrainProgress) -> None:
-        if "bar" not in state:
-            state["bar"] = pyprind.ProgBar(steps, stream=sys.stderr, title="training", width=40)
-        done = min(steps, int(progress.fraction * steps))
-        if done > state["done"]:
-            rate = (
-                f"epoch {progress.epoch}/{progress.epochs}, {progress.docs_per_second:,.0f} docs/s"
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.bar: Any = None
+        self.done = 0
+        self.last: TrainProgress | None = None
+
+    def __call__(self, progress: TrainProgress) -> None:
+        if self.last is not None and progress.epoch != self.last.epoch:
+            self._epoch_done(self.last)
+        self.last = progress
+        if self.tty:
+            self._advance(min(self.STEPS, int(progress.fraction * self.STEPS)))
+
+    def close(self) -> None:
+        """The last epoch is done (no later step says so)."""
+        if self.last is not None:
+            self._epoch_done(self.last)
+            self.last = None
+        if self.tty:
+            self._advance(self.STEPS)
+
+    def _advance(self, done: int) -> None:
+        import pyprind
+
+        if self.bar is None:
+            self.bar = pyprind.ProgBar(self.STEPS, stream=sys.stderr, title="training", width=40)
+        if done > self.done:
+            self.bar.update(iterations=done - self.done)
+            self.done = done
+
+    def _epoch_done(self, progress: TrainProgress) -> None:
+        if not self.tty:
+            click.echo(
+                f"training: epoch {progress.epoch}/{progress.epochs} done after "
+                f"{progress.seconds:.1f} s ({progress.docs_per_second:,.0f} docs/s)",
+                err=True,
             )
-            state["bar"].update(iterations=done - state["done"], item_id=rate)
-            state["done"] = done
-
-    return update
 
 
 def _write_learning_curve(report: TrainReport, path: Path) -> None:
