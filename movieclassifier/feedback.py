@@ -1,11 +1,15 @@
 """Stored predictions and the feedback on them: the repository functions.
 
 Functions take a ``Session`` and never commit; the view or job owns the transaction.
-The confirmed label always comes from the server's own stored prediction.
+The confirmed label always comes from the server's own stored prediction, and only whoever
+got a prediction may answer it (``answer``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,25 +26,50 @@ from movieclassifier.schema import (
     LEARNING,
     PENDING,
     QUARANTINED,
+    REFERENCE_MAX_CHARS,
+    SOURCE_CHARS,
     Feedback,
     StoredPrediction,
 )
 
 STATUSES = (PENDING, LEARNING, LEARNED, QUARANTINED, APPROVED, DISCARDED)
+# The channels a prediction is stored for: the pages and the JSON API.
+WEB = "web"
+API = "api"
+# What a reference may look like (``schema.new_reference`` makes 22 of these characters);
+# anything else names no prediction, without a query.
+REFERENCE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{16,{REFERENCE_MAX_CHARS}}}")
 
 
 class UnknownPrediction(LookupError):
-    """Feedback names a prediction id that was never stored."""
+    """Feedback names a prediction that was never stored, or that this sender cannot answer."""
 
 
 class AlreadyLearned(Exception):
     """The feedback was already taken by a retrain; it can no longer change."""
 
 
+def source_hash(secret_key: str, identity: str) -> str:
+    """A keyed hash (HMAC-SHA256, first 32 hex digits) of who asked or answered.
+
+    ``identity`` is a client address or a page session's id, prefixed by its kind; only
+    this hash is stored, never the identity itself.
+
+    >>> source_hash("key", "api:192.0.2.1")
+    '05dbb8acbbcf71a7438c1e0979612e91'
+    """
+    digest = hmac.new(secret_key.encode(), identity.encode(), hashlib.sha256).hexdigest()
+    return digest[:SOURCE_CHARS]
+
+
 def store_predictions(
-    session: Session, reviews: Sequence[str], predictions: Sequence[Prediction], channel: str
+    session: Session,
+    reviews: Sequence[str],
+    predictions: Sequence[Prediction],
+    channel: str,
+    source: str | None = None,
 ) -> list[StoredPrediction]:
-    """Keep the predictions that were shown, so feedback can refer to them by id."""
+    """Keep the predictions that were shown, each under a fresh reference, from ``source``."""
     rows = [
         StoredPrediction(
             review=review,
@@ -48,6 +77,7 @@ def store_predictions(
             probability=prediction.probability,
             model_version=prediction.model_version,
             channel=channel,
+            source=source,
         )
         for review, prediction in zip(reviews, predictions, strict=True)
     ]
@@ -70,6 +100,62 @@ def get_prediction(
     return row
 
 
+def find_prediction(session: Session, reference: str, for_update: bool = False) -> StoredPrediction:
+    """The stored prediction named ``reference`` (row-locked until commit with ``for_update``).
+
+    Raises:
+        UnknownPrediction: no stored prediction has that reference.
+    """
+    row = None
+    if REFERENCE_PATTERN.fullmatch(reference):
+        query = select(StoredPrediction).where(StoredPrediction.reference == reference)
+        row = session.scalar(query.with_for_update() if for_update else query)
+    if row is None:
+        raise UnknownPrediction("there is no stored prediction with that reference")
+    return row
+
+
+def may_answer(prediction: StoredPrediction, channel: str, source: str | None) -> bool:
+    """Whether a sender on ``channel`` with ``source`` may answer ``prediction``.
+
+    A page's prediction may be answered only from the page session that got it (its
+    source). The API's reference is the client's proof: it was only ever sent to the client
+    that asked, so any API caller holding it may answer, but never a page's prediction.
+
+    >>> page = StoredPrediction(channel="web", source="ab")
+    >>> may_answer(page, "web", "ab"), may_answer(page, "web", "cd"), may_answer(page, "api", "ab")
+    (True, False, False)
+    """
+    if prediction.channel != channel:
+        return False
+    if channel == WEB:
+        return source is not None and prediction.source == source
+    return True
+
+
+def answer(
+    session: Session, reference: str, correct: bool, channel: str, source: str | None
+) -> tuple[StoredPrediction, Feedback]:
+    """Record an answer to the prediction named ``reference``, from a sender allowed to.
+
+    The same rules as ``add`` once the prediction is found.
+
+    Raises:
+        UnknownPrediction: no stored prediction has that reference, or this sender may not
+            answer it (the same error, so a reference's existence is not revealed).
+        AlreadyLearned: a retrain has taken the earlier answer; it can no longer change.
+    """
+    prediction = find_prediction(session, reference, for_update=True)
+    if not may_answer(prediction, channel, source):
+        raise UnknownPrediction("there is no stored prediction with that reference")
+    return prediction, add(session, prediction.id, correct, source)
+
+
+def answer_of(session: Session, prediction_id: int) -> Feedback | None:
+    """The answer to the stored prediction ``prediction_id``, if any."""
+    return session.scalar(select(Feedback).where(Feedback.prediction_id == prediction_id))
+
+
 def confirmed_label(prediction: StoredPrediction, correct: bool) -> int:
     """The label a person confirmed: the predicted one if correct, the other one if not.
 
@@ -80,8 +166,10 @@ def confirmed_label(prediction: StoredPrediction, correct: bool) -> int:
     return predicted if correct else 1 - predicted
 
 
-def add(session: Session, prediction_id: int, correct: bool) -> Feedback:
-    """Record an answer; a second answer replaces the first while it is still pending.
+def add(session: Session, prediction_id: int, correct: bool, source: str | None = None) -> Feedback:
+    """Record an answer from ``source``; a second answer replaces the first while pending.
+
+    ``prediction_id`` is the internal id; requests go through ``answer``.
 
     Raises:
         UnknownPrediction: no stored prediction has that id.
@@ -96,17 +184,24 @@ def add(session: Session, prediction_id: int, correct: bool) -> Feedback:
         select(Feedback).where(Feedback.prediction_id == prediction_id).with_for_update()
     )
     if existing is None:
-        row = Feedback(prediction_id=prediction_id, correct=correct, label=label, status=PENDING)
+        row = Feedback(
+            prediction_id=prediction_id,
+            correct=correct,
+            label=label,
+            status=PENDING,
+            source=source,
+        )
         session.add(row)
         session.flush()
         return row
     if existing.status != PENDING:
         raise AlreadyLearned(
-            f"the answer to prediction {prediction_id} is already {existing.status}; "
+            f"the answer to prediction {prediction.reference} is already {existing.status}; "
             "it can no longer change"
         )
     existing.correct = correct
     existing.label = label
+    existing.source = source
     existing.updated_at = datetime.now(UTC)
     session.flush()
     return existing

@@ -5,6 +5,7 @@ Pure: no Flask. Alembic migrations in ``db/migrations`` create and change these 
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,20 @@ LEARNED = "learned"
 QUARANTINED = "quarantined"
 APPROVED = "approved"
 DISCARDED = "discarded"
+# A prediction's public reference: 16 random bytes (128 bits), URL-safe base64 (22 chars).
+REFERENCE_BYTES = 16
+REFERENCE_MAX_CHARS = 64
+# A keyed hash of who asked or answered (``feedback.source_hash``): 32 hex digits.
+SOURCE_CHARS = 32
+
+
+def new_reference() -> str:
+    """A fresh, unguessable reference for a stored prediction.
+
+    >>> len(new_reference()), new_reference() == new_reference()
+    (22, False)
+    """
+    return secrets.token_urlsafe(REFERENCE_BYTES)
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -122,11 +137,19 @@ class HoldoutReview(Base):
 
 
 class StoredPrediction(Base):
-    """A prediction that was shown to someone, so feedback can refer to it by id."""
+    """A prediction that was shown to someone, so feedback can refer to it.
+
+    ``id`` stays internal; clients name the prediction by ``reference``, which cannot be
+    guessed. ``source`` is a keyed hash of who asked (never their address).
+    """
 
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NOT NULL on PostgreSQL; on SQLite migration 0003 could only add it nullable (see there).
+    reference: Mapped[str] = mapped_column(
+        String(REFERENCE_MAX_CHARS), unique=True, index=True, default=new_reference
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -136,6 +159,8 @@ class StoredPrediction(Base):
     model_version: Mapped[int] = mapped_column(ForeignKey("model_versions.version"), index=True)
     # "web" or "api": enough to tell the two apart, nothing that identifies a person.
     channel: Mapped[str] = mapped_column(String(8))
+    # None for predictions stored before migration 0003.
+    source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))
 
 
 class Feedback(Base):
@@ -156,6 +181,8 @@ class Feedback(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     learned_version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"))
     quarantined_version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"))
+    # The keyed hash of who gave the latest answer; None for answers before migration 0003.
+    source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))
 
 
 class RetrainRun(Base):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS, train_tiny_model
-from movieclassifier import create_app, db, features, model_store
+from movieclassifier import create_app, db, features, feedback, model_store
 from movieclassifier.schema import LEARNED, PROMOTED, Feedback, StoredPrediction
 
 REVIEW = "A wonderful film, brilliant acting and a great story. Loved it."
@@ -27,6 +27,10 @@ def publish(settings, sessions, seed=1):
 def count_predictions(sessions):
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(StoredPrediction))
+
+
+def stored(session, reference):
+    return session.scalar(select(StoredPrediction).where(StoredPrediction.reference == reference))
 
 
 def test_predict_one_review(client, seed_model, sessions):
@@ -54,10 +58,11 @@ def test_predict_batch_matches_the_model_in_process(client, seed_model, tiny_mod
 def test_predict_with_track_stores_each_prediction(client, seed_model, sessions):
     reviews = [POSITIVE_REVIEWS[0], NEGATIVE_REVIEWS[0]]
     body = client.post("/api/v1/predict", json={"reviews": reviews, "track": True}).get_json()
-    ids = [item["prediction_id"] for item in body["predictions"]]
-    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 2
+    references = [item["prediction_id"] for item in body["predictions"]]
+    assert all(feedback.REFERENCE_PATTERN.fullmatch(r) for r in references)
+    assert len(set(references)) == 2
     with sessions() as session:
-        rows = [session.get(StoredPrediction, i) for i in ids]
+        rows = [stored(session, reference) for reference in references]
         assert [row.review for row in rows] == reviews
         assert [row.label for row in rows] == ["positive", "negative"]
         assert {row.channel for row in rows} == {"api"}
@@ -80,6 +85,7 @@ def tracked_id(client, review=REVIEW):
 
 def test_feedback_answers_201_with_the_committed_row(client, seed_model, settings):
     prediction_id = tracked_id(client)
+    assert isinstance(prediction_id, str)
     response = client.post(
         "/api/v1/feedback", json={"prediction_id": prediction_id, "correct": False}
     )
@@ -97,7 +103,8 @@ def test_feedback_answers_201_with_the_committed_row(client, seed_model, setting
     try:
         with db.make_session_factory(other)() as session:
             row = session.get(Feedback, body["id"])
-            assert (row.prediction_id, row.correct, row.label) == (prediction_id, False, 0)
+            assert (row.correct, row.label) == (False, 0)
+            assert row.prediction_id == stored(session, prediction_id).id
     finally:
         other.dispose()
 
@@ -138,9 +145,22 @@ def test_answer_after_it_was_learned_is_409(client, seed_model, sessions):
 
 
 def test_feedback_for_an_unknown_prediction_is_404(client, seed_model):
-    response = client.post("/api/v1/feedback", json={"prediction_id": 12345, "correct": True})
+    guess = "x" * 22
+    response = client.post("/api/v1/feedback", json={"prediction_id": guess, "correct": True})
     assert response.status_code == 404
-    assert "12345" in response.get_json()["error"]
+    assert response.get_json()["error"] == (
+        f"'prediction_id' \"{guess}\" does not name a prediction you can answer (predict "
+        'stores a prediction, and returns its reference, only with "track": true)'
+    )
+
+
+def test_feedback_with_an_integer_id_says_it_takes_the_reference(client, seed_model):
+    tracked_id(client)
+    response = client.post("/api/v1/feedback", json={"prediction_id": 1, "correct": True})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == (
+        "'prediction_id' must be a string (the reference that predict returned), got 1 (integer)"
+    )
 
 
 def test_model_describes_the_current_version(client, seed_model):
@@ -267,6 +287,15 @@ def test_openapi_document_matches_the_routes(client, app):
     assert document["openapi"].startswith("3.")
     documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
     assert documented == api_routes(app)
+
+
+def test_openapi_documents_the_reference_as_a_string(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name in ("Prediction", "FeedbackRequest", "Feedback"):
+        field = schemas[name]["properties"]["prediction_id"]
+        assert field["type"] == "string"
+        assert "unguessable" in field["description"]
+    assert schemas["Prediction"]["properties"]["prediction_id"]["nullable"] is True
 
 
 def test_openapi_document_carries_the_configured_limits(make_app):

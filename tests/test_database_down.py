@@ -62,7 +62,7 @@ def test_predictions_go_on_from_memory(served_app, seed_model, caplog):
     ("method", "path", "body"),
     [
         ("post", "/api/v1/predict", {"review": REVIEW, "track": True}),
-        ("post", "/api/v1/feedback", {"prediction_id": 1, "correct": True}),
+        ("post", "/api/v1/feedback", {"prediction_id": "k" * 22, "correct": True}),
         ("get", "/api/v1/model", None),
         ("get", "/api/v1/models", None),
     ],

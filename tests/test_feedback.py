@@ -126,3 +126,46 @@ def test_two_first_answers_at_once_keep_one_row_and_the_last_answer(settings, se
     with sessions() as session:
         rows = list(session.scalars(select(Feedback).where(Feedback.prediction_id == stored.id)))
     assert [(row.correct, row.status) for row in rows] == [(False, PENDING)]
+
+
+def store_one(sessions, settings, channel, source, review="a fine film"):
+    with sessions.begin() as session:
+        model = model_store.load_current(session, settings.model_dir)
+        [row] = feedback.store_predictions(
+            session, [review], model.predict([review]), channel, source
+        )
+        return row.reference
+
+
+def test_store_predictions_keeps_the_source_under_a_fresh_reference(settings, sessions, seed_model):
+    first = store_one(sessions, settings, feedback.API, "aa" * 16)
+    second = store_one(sessions, settings, feedback.API, "aa" * 16)
+    assert first != second
+    with sessions() as session:
+        row = feedback.find_prediction(session, first)
+        assert (row.channel, row.source) == (feedback.API, "aa" * 16)
+
+
+def test_an_api_answer_may_come_from_any_holder_and_keeps_the_latest_source(
+    settings, sessions, seed_model
+):
+    reference = store_one(sessions, settings, feedback.API, "aa" * 16)
+    with sessions.begin() as session:
+        feedback.answer(session, reference, True, feedback.API, "bb" * 16)
+    with sessions.begin() as session:
+        _, row = feedback.answer(session, reference, False, feedback.API, "cc" * 16)
+    with sessions() as session:
+        rows = list(session.scalars(select(Feedback)))
+    assert [(r.correct, r.source, r.status) for r in rows] == [(False, "cc" * 16, PENDING)]
+
+
+def test_an_answer_frozen_once_claimed_names_the_reference(settings, sessions, seed_model):
+    reference = store_one(sessions, settings, feedback.WEB, "aa" * 16)
+    with sessions.begin() as session:
+        feedback.answer(session, reference, True, feedback.WEB, "aa" * 16)
+        feedback.claim(session, limit=10)
+    with (
+        sessions.begin() as session,
+        pytest.raises(feedback.AlreadyLearned, match=f"prediction {reference} is already learning"),
+    ):
+        feedback.answer(session, reference, False, feedback.WEB, "aa" * 16)

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from movieclassifier import db
+from movieclassifier.feedback import REFERENCE_PATTERN
 from servers import subprocess_env
 
 # Each test migrates its own database for real, from nothing.
@@ -63,7 +65,7 @@ def assert_rows_kept(engine):
         labels = connection.execute(text("SELECT label FROM holdout_reviews ORDER BY id")).scalars()
         assert list(labels) == [1, 0]
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert revision == "0002"
+    assert revision == "0003"
     assert {"predictions", "feedback", "retrain_runs"} <= set(inspect(engine).get_table_names())
 
 
@@ -98,3 +100,85 @@ def test_init_db_command_upgrades_a_database_with_rows(old_engine, database_url,
     assert result.returncode == 0, result.stderr
     assert "database ready" in result.stdout
     assert_rows_kept(old_engine)
+
+
+def fill_revision_0002(engine, predictions=3):
+    """Predictions (with integer ids only) and an answer to the first, as 0002 stored them."""
+    with engine.begin() as connection:
+        for number in range(1, predictions + 1):
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (id, review, label, probability, model_version, "
+                    "channel) VALUES (:id, :review, 'positive', 0.9, 1, 'web')"
+                ),
+                {"id": number, "review": f"Review number {number}, a fine film."},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO feedback (prediction_id, correct, label, status) "
+                "VALUES (1, false, 0, 'pending')"
+            )
+        )
+
+
+@pytest.fixture
+def engine_at_0002(database_url):
+    engine = db.make_engine(database_url)
+    db.init_db(engine, "0002")
+    fill_revision_0001(engine)
+    fill_revision_0002(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_0003_gives_every_old_prediction_a_fresh_reference(engine_at_0002):
+    db.init_db(engine_at_0002)
+    assert_rows_kept(engine_at_0002)
+    with engine_at_0002.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, reference, source FROM predictions ORDER BY id")
+        ).all()
+        answer = connection.execute(
+            text("SELECT prediction_id, correct, label, status, source FROM feedback")
+        ).one()
+    assert [row.id for row in rows] == [1, 2, 3]
+    references = [row.reference for row in rows]
+    assert all(REFERENCE_PATTERN.fullmatch(reference) for reference in references)
+    assert len(set(references)) == 3
+    # Nothing was known of who asked or answered before 0003.
+    assert {row.source for row in rows} == {None}
+    # The old answer is kept (rebuilding the table would have cascaded and deleted it).
+    assert tuple(answer) == (1, False, 0, "pending", None)
+
+
+def test_0003_makes_references_unique(engine_at_0002):
+    db.init_db(engine_at_0002)
+    indexes = inspect(engine_at_0002).get_indexes("predictions")
+    [index] = [index for index in indexes if index["column_names"] == ["reference"]]
+    assert index["unique"]
+    with engine_at_0002.connect() as connection:
+        taken = connection.execute(text("SELECT reference FROM predictions WHERE id = 1")).scalar()
+    with pytest.raises(IntegrityError), engine_at_0002.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO predictions (review, label, probability, model_version, channel, "
+                "reference) VALUES ('Copy of a film.', 'positive', 0.9, 1, 'api', :reference)"
+            ),
+            {"reference": taken},
+        )
+
+
+def test_0003_downgrades_without_losing_answers(engine_at_0002):
+    from alembic import command
+
+    db.init_db(engine_at_0002)
+
+    config = db.alembic_config(engine_at_0002)
+    with engine_at_0002.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    columns = {column["name"] for column in inspect(engine_at_0002).get_columns("predictions")}
+    assert "reference" not in columns and "source" not in columns
+    with engine_at_0002.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM predictions")).scalar() == 3
+        assert connection.execute(text("SELECT prediction_id FROM feedback")).scalar() == 1

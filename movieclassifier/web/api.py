@@ -15,7 +15,8 @@ from flask.typing import ResponseReturnValue
 
 from movieclassifier import features, model_store
 from movieclassifier.config import Settings
-from movieclassifier.reviews import MAX_ID, Kind, ReviewProblem, review_problem
+from movieclassifier.feedback import API
+from movieclassifier.reviews import Kind, ReviewProblem, review_problem
 from movieclassifier.web import database, openapi, serving, shortcuts
 from movieclassifier.web.errors import BadRequest
 
@@ -146,15 +147,15 @@ def predict() -> ResponseReturnValue:
     body = json_body(PREDICT_FIELDS, settings, shortcuts.loads_fast)
     reviews = reviews_from(body, settings)
     track = _typed_field(body, "track", bool, "a boolean") if "track" in body else False
-    ids: Sequence[int | None]
+    references: Sequence[str | None]
     if track:
-        predictions, ids = serving.classify_and_store(reviews, "api")
+        predictions, references = serving.classify_and_store(reviews, API, serving.api_source())
     else:
-        predictions = serving.classify(reviews, "api")
-        ids = [None] * len(predictions)
+        predictions = serving.classify(reviews, API)
+        references = [None] * len(predictions)
     items = [
         {"label": p.label, "probability": p.probability, "prediction_id": pid}
-        for p, pid in zip(predictions, ids, strict=True)
+        for p, pid in zip(predictions, references, strict=True)
     ]
     version = predictions[0].model_version
     return shortcuts.json_response({"ok": True, "model_version": version, "predictions": items})
@@ -162,17 +163,21 @@ def predict() -> ResponseReturnValue:
 
 @bp.post("/feedback", endpoint="feedback")
 def feedback_view() -> ResponseReturnValue:
-    """Record whether a stored prediction was right; 201 once the row is committed."""
+    """Record whether a stored prediction was right; 201 once the row is committed.
+
+    ``prediction_id`` is the reference predict returned; one that names nothing, or a
+    page's prediction, is the same 404.
+    """
     body = json_body(FEEDBACK_FIELDS, _settings())
     for field in FEEDBACK_FIELDS:
         if field not in body:
             raise BadRequest(f"'{field}' is required")
-    prediction_id = _typed_field(body, "prediction_id", int, "an integer")
+    reference = _typed_field(
+        body, "prediction_id", str, "a string (the reference that predict returned)"
+    )
     correct = _typed_field(body, "correct", bool, "a boolean (true or false)")
-    if not 1 <= prediction_id <= MAX_ID:
-        raise BadRequest(f"'prediction_id' must be from 1 to {MAX_ID}, got {prediction_id}")
-    row = serving.record_feedback(prediction_id, correct)
-    return jsonify({"ok": True, **serving.feedback_json(row)}), 201
+    prediction, row = serving.record_feedback(reference, correct, API, serving.api_source())
+    return jsonify({"ok": True, **serving.feedback_json(prediction, row)}), 201
 
 
 @bp.get("/model", endpoint="model")

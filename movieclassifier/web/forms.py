@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, TextAreaField
-from wtforms.validators import InputRequired, NumberRange, ValidationError
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import InputRequired, ValidationError
 
 from movieclassifier.config import Settings
-from movieclassifier.reviews import MAX_ID, Kind, ReviewProblem, review_problem
+from movieclassifier.reviews import Kind, ReviewProblem, review_problem
 from movieclassifier.web.errors import BadRequest
 
 # Each kind of bad review in words for people; ``{limit}`` is the rule's number.
@@ -69,14 +69,13 @@ class ReviewForm(FlaskForm):
 
 
 class FeedbackForm(FlaskForm):
-    """Correct / Incorrect on the result page: only the stored prediction's id and the answer."""
+    """Correct / Incorrect (or "change my answer"): the prediction's reference and the answer.
 
-    prediction_id = IntegerField(
-        "prediction_id",
-        validators=[
-            InputRequired("prediction_id is missing"),
-            NumberRange(1, MAX_ID, f"prediction_id must be an integer from 1 to {MAX_ID}"),
-        ],
+    Whether this browser may answer that reference is the view's check, not the form's.
+    """
+
+    prediction_id = HiddenField(
+        "prediction_id", validators=[InputRequired("prediction_id is missing")]
     )
     correct = HiddenField("correct", validators=[InputRequired("the answer is missing")])
 

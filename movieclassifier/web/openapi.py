@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from movieclassifier.config import Settings
-from movieclassifier.reviews import MAX_ID
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+REFERENCE_DESCRIPTION = (
+    "The prediction's reference: an unguessable random string (at least 128 bits) that "
+    'predict returns with "track": true and feedback takes back; treat it as a secret'
+)
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -21,7 +24,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "Bad input; the message names the field, the value and what is accepted",
-        404: "Unknown prediction id",
+        404: "The reference names no stored prediction, or one that this client may not "
+        "answer (a page's prediction); the same answer either way",
         409: "The earlier answer was already learned and can no longer change",
         413: "Request body too large",
         429: "Rate limit reached; see Retry-After",
@@ -85,7 +89,11 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "properties": {
                 "label": {"type": "string", "enum": ["negative", "positive"]},
                 "probability": {"type": "number", "minimum": 0.5, "maximum": 1},
-                "prediction_id": nullable_int,
+                "prediction_id": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": REFERENCE_DESCRIPTION + '; null unless "track" is true',
+                },
             },
         },
         "PredictResponse": {
@@ -105,7 +113,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["prediction_id", "correct"],
             "properties": {
-                "prediction_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                "prediction_id": {"type": "string", "description": REFERENCE_DESCRIPTION},
                 "correct": {"type": "boolean"},
             },
         },
@@ -115,7 +123,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
             "properties": {
                 "ok": {"type": "boolean"},
                 "id": {"type": "integer"},
-                "prediction_id": {"type": "integer"},
+                "prediction_id": {"type": "string", "description": REFERENCE_DESCRIPTION},
                 "correct": {"type": "boolean"},
                 "label": {"type": "string", "enum": ["negative", "positive"]},
                 "status": {"type": "string"},
@@ -214,6 +222,17 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "summary": "This document",
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")},
+            }
+        },
+        "/api/v1/docs": {
+            "get": {
+                "summary": "This document as a page for people",
+                "responses": {
+                    "200": {
+                        "description": "HTML page, drawn on the server",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
             }
         },
         "/healthz": {

@@ -1,23 +1,28 @@
 """Classifying reviews in a request: the worker's model cache, storing what was shown.
 
 Each worker process has one ``model_cache.ModelCache`` (the core's); this module gives it
-the request's database session and counts what it does in the metrics.
+the request's database session and counts what it does in the metrics. It also says who
+a request comes from (``api_source``, ``page_source``) as the keyed hash that is stored.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, session
 
 from movieclassifier import feedback
 from movieclassifier.model import LABELS, Prediction, SentimentModel
 from movieclassifier.model_cache import ModelCache
-from movieclassifier.schema import Feedback, iso_utc
+from movieclassifier.schema import Feedback, StoredPrediction, iso_utc
 from movieclassifier.web import database, metrics
 from movieclassifier.web.errors import Conflict, NotFound
+
+# The key of the page session's random id in the (signed) session cookie.
+PAGE_SESSION_KEY = "page_session"
 
 
 def init_app(app: Flask) -> None:
@@ -51,43 +56,93 @@ def classify(reviews: Sequence[str], channel: str) -> list[Prediction]:
     return predictions
 
 
-def classify_and_store(reviews: Sequence[str], channel: str) -> tuple[list[Prediction], list[int]]:
-    """Predict ``reviews``, store what was shown, commit, and return the stored ids."""
+def _secret_key() -> str:
+    return str(current_app.extensions["movieclassifier.settings"].secret_key)
+
+
+def api_source() -> str:
+    """The keyed hash of the API client's address.
+
+    ``request.remote_addr`` is the client's address as the app's ``ProxyFix`` (the
+    ``TRUSTED_PROXIES`` setting) reads it.
+    """
+    return feedback.source_hash(_secret_key(), f"api:{request.remote_addr or ''}")
+
+
+def page_source() -> str | None:
+    """The keyed hash of this browser's page session; None when it has none yet."""
+    if PAGE_SESSION_KEY not in session:
+        return None
+    return feedback.source_hash(_secret_key(), f"page:{session[PAGE_SESSION_KEY]}")
+
+
+def start_page_source() -> str:
+    """``page_source``, giving a session without an id a fresh random one first.
+
+    The id lives in the signed session cookie, so the predictions stored under it can be
+    answered from this browser only.
+    """
+    if PAGE_SESSION_KEY not in session:
+        session[PAGE_SESSION_KEY] = secrets.token_urlsafe(16)
+    return feedback.source_hash(_secret_key(), f"page:{session[PAGE_SESSION_KEY]}")
+
+
+def classify_and_store(
+    reviews: Sequence[str], channel: str, source: str
+) -> tuple[list[Prediction], list[str]]:
+    """Predict ``reviews``, store what was shown, commit, and return their references."""
     predictions = classify(reviews, channel)
-    session = database.get_session()
-    rows = feedback.store_predictions(session, reviews, predictions, channel)
-    ids = [row.id for row in rows]
-    session.commit()
-    return predictions, ids
+    db_session = database.get_session()
+    rows = feedback.store_predictions(db_session, reviews, predictions, channel, source)
+    references = [row.reference for row in rows]
+    db_session.commit()
+    return predictions, references
 
 
-def record_feedback(prediction_id: int, correct: bool) -> Feedback:
-    """Store the answer and commit (shared with the page's form).
+# Only a stored prediction has a reference: an API client that forgot "track" learns why.
+UNTRACKED_HINT = {
+    feedback.API: " (predict stores a prediction, and returns its reference, only with "
+    '"track": true)'
+}
+
+
+def unknown_reference(reference: str, channel: str) -> NotFound:
+    """The one 404 for a reference that names nothing, or nothing this sender may answer."""
+    shown = reference if len(reference) <= 40 else reference[:40] + "…"
+    return NotFound(
+        f"'prediction_id' \"{shown}\" does not name a prediction you can answer"
+        + UNTRACKED_HINT.get(channel, "")
+    )
+
+
+def record_feedback(
+    reference: str, correct: bool, channel: str, source: str | None
+) -> tuple[StoredPrediction, Feedback]:
+    """Store the answer from ``source`` and commit (shared with the page's form).
 
     Raises:
-        NotFound: no stored prediction has that id.
+        NotFound: no stored prediction has that reference, or this sender may not answer it.
         Conflict: the earlier answer was already learned.
     """
-    session = database.get_session()
+    db_session = database.get_session()
     try:
-        row = feedback.add(session, prediction_id, correct)
+        prediction, row = feedback.answer(db_session, reference, correct, channel, source)
     except feedback.UnknownPrediction as exc:
-        session.rollback()
-        message = f"'prediction_id' {prediction_id} does not name a stored prediction"
-        raise NotFound(message) from exc
+        db_session.rollback()
+        raise unknown_reference(reference, channel) from exc
     except feedback.AlreadyLearned as exc:
-        session.rollback()
+        db_session.rollback()
         raise Conflict(str(exc)) from exc
-    session.commit()
+    db_session.commit()
     metrics.record_feedback(correct)
-    return row
+    return prediction, row
 
 
-def feedback_json(row: Feedback) -> dict[str, Any]:
+def feedback_json(prediction: StoredPrediction, row: Feedback) -> dict[str, Any]:
     """A stored feedback row as the API, and the result page's script, show it."""
     return {
         "id": row.id,
-        "prediction_id": row.prediction_id,
+        "prediction_id": prediction.reference,
         "correct": row.correct,
         "label": LABELS[row.label],
         "status": row.status,

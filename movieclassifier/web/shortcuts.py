@@ -82,8 +82,8 @@ def loads_fast(data: bytes) -> Any:
     Faster on a batch's 120 KB (see bench/results/serve.md). orjson refuses a few texts
     that ``json`` accepts (``NaN``, a lone surrogate escape, a byte-order mark): those take
     ``json.loads``, so exactly the same bodies are accepted. It reads an integer beyond 64
-    bits as a float, which is why the bodies with integer fields (feedback's
-    ``prediction_id``) use ``json``.
+    bits as a float, which is why feedback's body keeps ``json``: a client that still sends
+    an integer ``prediction_id`` is told the number it sent.
     """
     try:
         return orjson.loads(data)
