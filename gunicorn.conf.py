@@ -1,6 +1,7 @@
 """gunicorn settings, read from the environment (gunicorn loads ./gunicorn.conf.py itself).
 
-WEB_CONCURRENCY is gunicorn's and Heroku's name for the worker count.
+WEB_CONCURRENCY is gunicorn's and Heroku's name for the worker count. Each worker is told
+the real count in it (``pre_fork``), which the rate limits use.
 
 Metrics: prometheus-client's multiprocess mode keeps each worker's counters in files under
 PROMETHEUS_MULTIPROC_DIR, so /metrics covers every worker. When the variable is unset, a
@@ -68,6 +69,13 @@ def process_alive(pid):
     except PermissionError:  # someone else's process
         return True
     return True
+
+
+def pre_fork(server, worker):
+    """Tell each new worker the real worker count (``-w`` or ``WEB_CONCURRENCY``, and after
+    TTIN/TTOU): with memory:// rate limits each worker enforces its share of the stated
+    figure (movieclassifier/web/limits.py)."""
+    os.environ["WEB_CONCURRENCY"] = str(server.num_workers)
 
 
 def child_exit(server, worker):

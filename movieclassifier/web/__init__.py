@@ -15,6 +15,7 @@ from movieclassifier import features
 from movieclassifier.config import Settings
 from movieclassifier.web import (
     api,
+    apidocs,
     dashboard,
     database,
     errors,
@@ -40,7 +41,7 @@ def register(app: Flask, settings: Settings) -> None:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         MOVIECLASSIFIER=settings,
-        # The session cookie only carries the CSRF secret of the pages.
+        # The session cookie carries the pages' CSRF secret and their random session id.
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
     )
@@ -56,7 +57,7 @@ def register(app: Flask, settings: Settings) -> None:
     csrf = CSRFProtect(app)
     # The JSON API is not cookie-authenticated, so a forged cross-site request gains nothing.
     csrf.exempt(api.bp)
-    for blueprint in (pages.bp, api.bp, health.bp, dashboard.bp):
+    for blueprint in (pages.bp, api.bp, apidocs.bp, health.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     shortcuts.check_csrf_outside(app, exempt=(api.bp.name,))
     limits.init_app(app, settings)
