@@ -20,7 +20,9 @@ from movieclassifier.schema import (
     LEARNED,
     LEARNING,
     PENDING,
+    PROMOTED,
     QUARANTINED,
+    REJECTED,
     CurrentModel,
     Feedback,
     ModelVersion,
@@ -293,6 +295,32 @@ def answers_before(points: list[Point], moment: datetime) -> int:
 def last_retrain(session: Session) -> RetrainRun | None:
     """The newest row of ``retrain_runs``, or None before the first run."""
     return session.scalar(select(RetrainRun).order_by(RetrainRun.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class RetrainHistory:
+    """The newest retrain run, and the newest that promoted and that rejected a version."""
+
+    last_run: RetrainRun | None
+    last_promotion: RetrainRun | None
+    last_rejection: RetrainRun | None
+
+
+def retrain_history(session: Session) -> RetrainHistory:
+    """The last run, last promotion and last rejection of ``retrain_runs``: one query.
+
+    The newest run of each status is fetched; the newest of those is the last run.
+    """
+    newest_per_status = select(func.max(RetrainRun.id)).group_by(RetrainRun.status)
+    runs = session.scalars(
+        select(RetrainRun).where(RetrainRun.id.in_(newest_per_status)).order_by(RetrainRun.id)
+    ).all()
+    by_status = {run.status: run for run in runs}
+    return RetrainHistory(
+        last_run=runs[-1] if runs else None,
+        last_promotion=by_status.get(PROMOTED),
+        last_rejection=by_status.get(REJECTED),
+    )
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,12 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's page tests; each test opens its own context."""
+    from browser import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -147,3 +147,69 @@ def test_dashboard_assets_are_served_by_the_app(client):
         assert len(response.data) > 100
         response.close()
     assert "http://" not in html and "https://" not in html
+
+
+def add_run(session, status, started_at, version=None, before=None, after=None):
+    session.add(
+        RetrainRun(
+            started_at=started_at,
+            finished_at=started_at + timedelta(seconds=30),
+            status=status,
+            version=version,
+            learned=3 if status == "promoted" else 0,
+            holdout_accuracy_before=before,
+            holdout_accuracy_after=after,
+            seconds=30.0,
+            message=f"{status} run",
+        )
+    )
+
+
+def test_every_time_on_the_dashboard_names_its_time_zone(client, sessions):
+    populate(sessions)
+    html = client.get("/dashboard").get_data(as_text=True)
+    times = re.findall(r'<time datetime="([^"]+)">([^<]*)</time>', html)
+    assert len(times) >= 5
+    for stamp, shown in times:
+        assert stamp.endswith("+00:00"), stamp
+        # The zone is inside the element, so the script that rewrites it in the reader's
+        # zone replaces it too, and no local time ever reads "UTC".
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", shown), shown
+    assert "2026-11-03 04:05 UTC" in text_of(html)
+
+
+def test_last_retrain_shows_the_last_run_promotion_and_rejection(client, sessions):
+    current = populate(sessions)  # its run, at 2026-11-03 04:05, promoted v3
+    with sessions.begin() as session:
+        rejected = add_version(session, REJECTED, holdout=0.701)
+        add_run(
+            session, "rejected", datetime(2026, 11, 4, 9, 30, tzinfo=UTC), rejected, 0.873, 0.701
+        )
+        add_run(session, "nothing_to_learn", datetime(2026, 11, 5, 7, 0, tzinfo=UTC), current)
+    page = text_of(client.get("/dashboard").get_data(as_text=True))
+    section = page[page.index("Last retrain") : page.index("Model versions")]
+    assert "Last run 2026-11-05 07:00 UTC Outcome nothing to learn" in section
+    # A promotion and a rejection are named with the time the run ended and the version.
+    assert f"Last promotion 2026-11-03 04:06 UTC , v{current} held-out 85.1% → 87.3%" in section
+    assert f"Last rejection 2026-11-04 09:30 UTC , v{rejected} held-out 87.3% → 70.1%" in section
+
+
+def test_last_retrain_says_when_nothing_was_promoted_or_rejected_yet(client, sessions):
+    with sessions.begin() as session:
+        add_run(session, "nothing_to_learn", datetime(2026, 11, 5, 7, 0, tzinfo=UTC))
+    page = text_of(client.get("/dashboard").get_data(as_text=True))
+    assert "Last run 2026-11-05 07:00 UTC Outcome nothing to learn" in page
+    assert "Last promotion none yet" in page
+    assert "Last rejection none yet" in page
+
+
+def test_the_versions_table_scrolls_in_a_labelled_region_with_a_hint(client, sessions):
+    populate(sessions)
+    html = client.get("/dashboard").get_data(as_text=True)
+    versions = html[html.index('id="versions"') :]
+    assert re.search(
+        r'<p class="scroll-hint" id="versions-hint">[^<]*sideways[^<]*</p>\s*'
+        r'<div class="scroll" role="region" aria-labelledby="versions-title" '
+        r'aria-describedby="versions-hint" tabindex="0">\s*<table>',
+        versions,
+    )

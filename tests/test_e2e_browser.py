@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from browser import ARTIFACTS, TIMEOUT_MS
 from servers import REPO_ROOT, gunicorn_server, settings_env, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -25,16 +25,6 @@ PHONE = {"width": 390, "height": 844}
 # really has to follow the number.
 MIXED = "Some good moments, some bad moments."
 PLAIN = "A film about a man and a dog, shot in Ohio."
-
-
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @contextmanager
@@ -73,6 +63,7 @@ def check_result_page(page: Page, version: int) -> str:
     assert label in ("positive", "negative")
     percent = float(page.locator("#probability").inner_text().rstrip("%"))
     assert 50 <= percent < 95
+    expect(page.locator("#confidence")).to_have_text(f"{label.capitalize()}, {percent:.1f}% sure.")
     bar = page.locator("#probability-bar")
     expect(bar).to_be_visible()
     expect(bar).to_have_attribute("role", "meter")
@@ -109,8 +100,8 @@ def fits_the_screen(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
-    with server(settings, tmp_path) as url, chromium() as browser:
+def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path, browser):
+    with server(settings, tmp_path) as url:
         page = new_page(browser)
         submit_review(page, url, MIXED, screenshot_as=(settings, "review-form"))
         check_result_page(page, seed_model)
@@ -121,7 +112,9 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
         result_url = page.url
         tab_to(page, page.get_by_role("button", name=re.compile(r"^Incorrect")))
         page.keyboard.press("Enter")
-        expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+        expect(page.locator("#feedback-status")).to_contain_text(
+            "The model learns from it at the next retraining, within 10 minutes"
+        )
         assert page.url == result_url
         screenshot(page, settings, "thanks")
 
@@ -149,6 +142,10 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
         phone.goto(f"{url}/dashboard")
         expect(phone.locator("svg.chart")).to_be_visible()
         assert fits_the_screen(phone)
+        # The versions table scrolls inside its wrapper and says so.
+        expect(phone.locator("#versions-hint")).to_be_visible()
+        expect(phone.locator("#last-promotion")).to_contain_text(f"v{seed_model + 1}")
+        expect(phone.locator("#last-rejection")).to_contain_text("none yet")
         screenshot(phone, settings, "dashboard-phone")
 
         # The service answers with the new version, without a restart.
@@ -156,10 +153,10 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path):
         check_result_page(page, seed_model + 1)
 
 
-def test_a_script_in_a_review_runs_no_script(settings, seed_model, tmp_path):
+def test_a_script_in_a_review_runs_no_script(settings, seed_model, tmp_path, browser):
     review = 'Great film <script>alert(1)</script><img src="x" onerror="alert(2)"> loved it'
     dialogs = []
-    with server(settings, tmp_path) as url, chromium() as browser:
+    with server(settings, tmp_path) as url:
         page = new_page(browser)
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         submit_review(page, url, review)
@@ -177,8 +174,8 @@ def test_a_script_in_a_review_runs_no_script(settings, seed_model, tmp_path):
     assert dialogs == []
 
 
-def test_the_flow_works_without_javascript(settings, seed_model, tmp_path):
-    with server(settings, tmp_path) as url, chromium() as browser:
+def test_the_flow_works_without_javascript(settings, seed_model, tmp_path, browser):
+    with server(settings, tmp_path) as url:
         context = browser.new_context(java_script_enabled=False)
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -189,6 +186,7 @@ def test_the_flow_works_without_javascript(settings, seed_model, tmp_path):
         page.get_by_role("button", name=re.compile(r"^Incorrect")).click()
         thanks = page.locator("#thanks")
         expect(thanks).to_contain_text("Your answer is saved")
+        expect(thanks).to_contain_text("at the next retraining, within 10 minutes")
         other = "positive" if label == "negative" else "negative"
         expect(thanks).to_contain_text(other)
         screenshot(page, settings, "nojs-thanks")

@@ -36,6 +36,8 @@ class ChartMark:
 class Tick:
     position: float
     label: str
+    # Minor ticks are hidden on a phone (dashboard.css), where the labels are drawn larger.
+    minor: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,19 @@ def nice_ticks(maximum: int, count: int = 4) -> list[int]:
     return list(range(0, maximum + 1, step))
 
 
+def x_ticks(positions: list[float], values: list[int]) -> list[Tick]:
+    """Ticks for the answer axis; with more than three, every other one is minor.
+
+    >>> [(t.label, t.minor) for t in x_ticks([0, 1, 2, 3], [0, 5, 10, 15])]
+    [('0', False), ('5', True), ('10', False), ('15', True)]
+    """
+    many = len(values) > 3
+    return [
+        Tick(position, f"{value:,}", minor=many and index % 2 == 1)
+        for index, (position, value) in enumerate(zip(positions, values, strict=True))
+    ]
+
+
 def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | None:
     """Coordinates for ``series``; None when there is no answer to draw yet."""
     if not series.points:
@@ -106,6 +121,7 @@ def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | 
         )
         for p in series.points
     ]
+    answer_ticks = nice_ticks(x_max)
     marks = [
         ChartMark(
             x_of(promotion.answers_before),
@@ -126,7 +142,7 @@ def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | 
         points=points,
         line=" ".join(f"{p.x},{p.y}" for p in points),
         marks=marks,
-        x_ticks=[Tick(x_of(t), str(t)) for t in nice_ticks(x_max)],
+        x_ticks=x_ticks([x_of(t) for t in answer_ticks], answer_ticks),
         y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
         bucket=series.bucket,
     )

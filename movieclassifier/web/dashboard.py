@@ -37,7 +37,7 @@ def dashboard() -> ResponseReturnValue:
             current=stats.current(versions),
             series=series,
             chart=chart.layout(series),
-            last_run=stats.last_retrain(session),
+            retrains=stats.retrain_history(session),
             as_utc=schema.as_utc,
         )
     except SQLAlchemyError as exc:
