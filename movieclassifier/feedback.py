@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, case, func, select, update
 from sqlalchemy.orm import Session
 
 from movieclassifier.model import LABEL_IDS, Labelled, Prediction
@@ -29,6 +29,7 @@ from movieclassifier.schema import (
     REFERENCE_MAX_CHARS,
     SOURCE_CHARS,
     Feedback,
+    ModelVersion,
     StoredPrediction,
 )
 
@@ -326,48 +327,201 @@ def replay(session: Session, versions: Sequence[int], limit: int) -> Labelled:
     return Labelled([review for review, _ in rows], [label for _, label in rows])
 
 
-def quarantined(session: Session, version: int | None = None, limit: int = 50) -> list[Feedback]:
-    """Quarantined rows (of one rejected ``version`` when given), oldest first."""
-    query = select(Feedback).where(Feedback.status == QUARANTINED)
-    if version is not None:
-        query = query.where(Feedback.quarantined_version == version)
-    return list(session.scalars(query.order_by(Feedback.id).limit(limit)))
-
-
 class NotQuarantined(LookupError):
     """An operator named feedback that is not (or no longer) quarantined."""
 
 
-def approve(session: Session, ids: Sequence[int] = (), version: int | None = None) -> int:
+class BadSource(ValueError):
+    """An operator's source prefix is too short, not hex digits, or names several sources."""
+
+
+# The fewest hex digits of a source hash an operator may name it by.
+SOURCE_PREFIX_MIN_CHARS = 6
+SOURCE_PREFIX_PATTERN = re.compile(rf"[0-9a-f]{{{SOURCE_PREFIX_MIN_CHARS},{SOURCE_CHARS}}}")
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A quarantined answer with what triage needs: the prediction, the reason, the source."""
+
+    id: int
+    review: str
+    correct: bool
+    label: int  # the label the answer makes
+    predicted: str  # the label the model gave
+    probability: float  # the model's probability of ``predicted``, as stored
+    version: int | None  # the rejected version that quarantined it
+    holdout_before: float | None
+    holdout_after: float | None
+    source: str | None  # None for answers from before sources were stored
+    answered_at: datetime
+
+    @property
+    def score(self) -> float:
+        """How sure the model was of the label this answer rejects (``_SCORE`` in SQL).
+
+        >>> Suspect(1, "", False, 0, "positive", 0.9, 2, None, None, None, datetime.now()).score
+        0.9
+        """
+        return 1.0 - self.probability if self.correct else self.probability
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The most suspect quarantined answers, and how many match in all."""
+
+    rows: list[Suspect]
+    total: int
+
+
+# An "incorrect" answer rejects the label the model gave; a "correct" one rejects the other.
+_SCORE = case(
+    (Feedback.correct.is_(True), 1.0 - StoredPrediction.probability),
+    else_=StoredPrediction.probability,
+)
+
+
+def source_prefix(prefix: str) -> str:
+    """``prefix`` as a source-hash prefix: 6 to 32 hex digits, lower case.
+
+    >>> source_prefix("05DBB8")
+    '05dbb8'
+
+    Raises:
+        BadSource: it is shorter, longer, or not hex digits.
+    """
+    cleaned = prefix.strip().lower()
+    if not SOURCE_PREFIX_PATTERN.fullmatch(cleaned):
+        raise BadSource(
+            f"a source is {SOURCE_PREFIX_MIN_CHARS} to {SOURCE_CHARS} hex digits of its hash, "
+            f'got "{prefix}"'
+        )
+    return cleaned
+
+
+def triage(
+    session: Session, version: int | None = None, source: str | None = None, limit: int = 50
+) -> Triage:
+    """Quarantined answers (of ``version``, from sources starting ``source``), most suspect
+    first: by ``Suspect.score``, so a confident prediction answered "incorrect" leads; ties
+    oldest first.
+
+    Raises:
+        BadSource: ``source`` is not a valid prefix (``source_prefix``).
+    """
+    filters = _quarantine_filters(version, None if source is None else source_prefix(source))
+    rows = session.execute(
+        select(Feedback, StoredPrediction, ModelVersion)
+        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+        .outerjoin(ModelVersion, ModelVersion.version == Feedback.quarantined_version)
+        .where(*filters)
+        .order_by(_SCORE.desc(), Feedback.id)
+        .limit(limit)
+    )
+    total = session.scalar(select(func.count()).select_from(Feedback).where(*filters))
+    return Triage([_suspect(*row) for row in rows], int(total or 0))
+
+
+def _quarantine_filters(version: int | None, prefix: str | None) -> list[ColumnElement[bool]]:
+    filters = [Feedback.status == QUARANTINED]
+    if version is not None:
+        filters.append(Feedback.quarantined_version == version)
+    if prefix is not None:
+        filters.append(Feedback.source.startswith(prefix, autoescape=True))
+    return filters
+
+
+def _suspect(row: Feedback, prediction: StoredPrediction, model: ModelVersion | None) -> Suspect:
+    details = (model.details if model is not None else None) or {}
+    return Suspect(
+        id=row.id,
+        review=prediction.review,
+        correct=row.correct,
+        label=row.label,
+        predicted=prediction.label,
+        probability=prediction.probability,
+        version=row.quarantined_version,
+        holdout_before=details.get("holdout_accuracy_before"),
+        holdout_after=model.holdout_accuracy if model is not None else None,
+        source=row.source,
+        answered_at=row.updated_at,
+    )
+
+
+def matching_source(session: Session, prefix: str) -> str:
+    """The one source hash of quarantined feedback that starts with ``prefix``.
+
+    Raises:
+        BadSource: ``prefix`` is not a valid prefix, or more than one source starts with it.
+        NotQuarantined: no quarantined feedback is from such a source.
+    """
+    cleaned = source_prefix(prefix)
+    found = list(
+        session.scalars(
+            select(Feedback.source)
+            .where(*_quarantine_filters(None, cleaned))
+            .distinct()
+            .order_by(Feedback.source)
+            .limit(2)
+        )
+    )
+    if not found:
+        raise NotQuarantined(f"there is no quarantined feedback from source {cleaned}")
+    if len(found) > 1:
+        raise BadSource(f"source {cleaned} names more than one source; give more of its digits")
+    return str(found[0])
+
+
+def approve(
+    session: Session,
+    ids: Sequence[int] = (),
+    version: int | None = None,
+    source: str | None = None,
+) -> int:
     """Let quarantined rows be learned by the next retrain, past the gate once.
 
+    ``source`` is a prefix of one source's hash (``matching_source``).
+
     Raises:
         NotQuarantined: one of ``ids`` is not a quarantined row, or nothing matched.
+        BadSource: ``source`` is too short, not hex, or names more than one source.
     """
-    return _settle(session, ids, version, APPROVED)
+    return _settle(session, ids, version, source, APPROVED)
 
 
-def discard(session: Session, ids: Sequence[int] = (), version: int | None = None) -> int:
+def discard(
+    session: Session,
+    ids: Sequence[int] = (),
+    version: int | None = None,
+    source: str | None = None,
+) -> int:
     """Drop quarantined rows for good: no version will learn them.
 
+    ``source`` is a prefix of one source's hash (``matching_source``).
+
     Raises:
         NotQuarantined: one of ``ids`` is not a quarantined row, or nothing matched.
+        BadSource: ``source`` is too short, not hex, or names more than one source.
     """
-    return _settle(session, ids, version, DISCARDED)
+    return _settle(session, ids, version, source, DISCARDED)
 
 
-def _settle(session: Session, ids: Sequence[int], version: int | None, status: str) -> int:
-    query = select(Feedback).where(Feedback.status == QUARANTINED)
+def _settle(
+    session: Session, ids: Sequence[int], version: int | None, source: str | None, status: str
+) -> int:
+    query = select(Feedback).where(*_quarantine_filters(version, None))
+    where = f" by version {version}" if version is not None else ""
+    if source is not None:
+        full = matching_source(session, source)
+        query = query.where(Feedback.source == full)
+        where += f" from source {full[:8]}"
     if ids:
         query = query.where(Feedback.id.in_(list(ids)))
-    if version is not None:
-        query = query.where(Feedback.quarantined_version == version)
-    rows = list(session.scalars(query.with_for_update()))
+    rows = list(session.scalars(query.order_by(Feedback.id).with_for_update()))
     missing = sorted(set(ids) - {row.id for row in rows})
     if missing:
-        raise NotQuarantined(f"feedback {_listed(missing)} is not quarantined")
+        raise NotQuarantined(f"feedback {_listed(missing)} is not quarantined{where}")
     if not rows:
-        where = f" by version {version}" if version is not None else ""
         raise NotQuarantined(f"there is no quarantined feedback{where}")
     for row in rows:
         row.status = status

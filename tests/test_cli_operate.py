@@ -8,7 +8,7 @@ from sqlalchemy import select
 from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
 from loop_helpers import add_feedback
 from movieclassifier import features, feedback, model_store, retrain
-from movieclassifier.cli import operate
+from movieclassifier.cli import operate, quarantine
 from movieclassifier.schema import QUARANTINED, ROLLED_BACK, Feedback
 
 
@@ -29,7 +29,8 @@ def two_versions(settings, engine, sessions, seed_model):
 
 
 def test_every_command_has_help():
-    commands = list(operate.COMMANDS) + list(operate.quarantine_group.commands.values())
+    groups = list(quarantine.quarantine_group.commands.values())
+    commands = list(operate.COMMANDS) + list(quarantine.COMMANDS) + groups
     assert all(command.help for command in commands)
 
 
@@ -88,8 +89,8 @@ def test_quarantine_list_approve_discard(runner, env, settings, sessions, seed_m
         feedback.claim(session, 10)
         feedback.mark(session, ids, seed_model, QUARANTINED)
     listed = runner.invoke(args=["quarantine", "list"])
-    assert listed.exit_code == 0 and len(listed.output.splitlines()) == 3
-    assert f"version {seed_model}" in listed.output and "positive" in listed.output
+    assert listed.exit_code == 0 and len(listed.output.splitlines()) == 1 + 3  # a header
+    assert f"v{seed_model}" in listed.output and "correct → positive" in listed.output
     approved = runner.invoke(args=["quarantine", "approve", str(ids[0])])
     assert approved.exit_code == 0 and "approved 1 feedback rows" in approved.output
     discarded = runner.invoke(args=["quarantine", "discard", "--all"])
@@ -98,7 +99,7 @@ def test_quarantine_list_approve_discard(runner, env, settings, sessions, seed_m
     assert wrong.exit_code == 1 and f"feedback {ids[1]} is not quarantined" in wrong.output
     assert "quarantine list" in wrong.output
     nothing = runner.invoke(args=["quarantine", "discard"])
-    assert nothing.exit_code == 2 and "--version V, or --all" in nothing.output
+    assert nothing.exit_code == 2 and "--source PREFIX, or --all" in nothing.output
     with sessions() as session:
         assert [r.status for r in session.scalars(select(Feedback).order_by(Feedback.id))] == [
             "approved",

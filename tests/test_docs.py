@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import pytest
 
-from movieclassifier.cli import operate, train
+from movieclassifier.cli import COMMANDS
 from movieclassifier.config import ENV_VARS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -18,7 +18,7 @@ def test_every_setting_is_in_the_readme(variable):
 
 
 def _all_commands():
-    for command in train.COMMANDS + operate.COMMANDS:
+    for command in COMMANDS:
         yield command.name, command
         if isinstance(command, click.Group):
             for name, sub in command.commands.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,11 +161,15 @@ def test_metrics_add_up_across_two_gunicorn_workers(settings, seed_model, tmp_pa
     sent = 0
     with gunicorn_server(env, tmp_path / "gunicorn.log", workers=2) as url:
         # Concurrent batches until both workers have served some (the kernel picks which
-        # worker accepts a connection); bounded so that a broken setup fails, not hangs.
+        # worker accepts a connection, and on a busy machine the second may still be
+        # booting); bounded in rounds so that a broken setup fails, not hangs.
         with ThreadPoolExecutor(max_workers=4) as pool:
-            while len(workers_that_counted(directory)) < 2 and sent < 400:
+            for _ in range(100):
+                if len(workers_that_counted(directory)) == 2:
+                    break
                 list(pool.map(lambda n: predict(url, n), range(sent, sent + 40)))
                 sent += 40
+                time.sleep(0.1)
         assert len(workers_that_counted(directory)) == 2
         samples = parse(requests.get(f"{url}/metrics", timeout=30).text)
         assert total(samples, "movieclassifier_predictions_total") == sent
@@ -220,3 +225,23 @@ def test_a_directory_left_by_kill_9_goes_when_the_next_server_starts(
     with gunicorn_server(settings_env(settings), tmp_path / "gunicorn2.log", workers=1) as url:
         predict(url, 2)
         assert not orphan.exists()
+
+
+def test_metrics_raise_the_live_accuracy_collapse_gauge(client, sessions):
+    collapsed = "movieclassifier_live_accuracy_collapsed"
+    samples = scrape(client)
+    assert samples[(collapsed, ())] == 0
+    assert ("movieclassifier_live_accuracy_recent", ()) not in samples
+    with sessions.begin() as session:
+        v1 = add_version(session, PROMOTED, holdout=0.92, promoted_at=T0)
+        make_current(session, v1)
+        add_answers(session, v1, [True] * 150 + [False] * 30)
+    samples = scrape(client)
+    assert samples[(collapsed, ())] == 0
+    assert value(samples, "movieclassifier_live_accuracy_recent") == 150 / 180
+    with sessions.begin() as session:
+        add_answers(session, v1, [False] * 100)
+    samples = scrape(client)
+    # The newest 200 answers: the last 70 good ones and all 130 wrong ones.
+    assert value(samples, "movieclassifier_live_accuracy_recent") == 70 / 200
+    assert samples[(collapsed, ())] == 1

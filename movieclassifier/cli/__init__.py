@@ -1,21 +1,24 @@
 """The click commands: ``flask --app movieclassifier ...`` and the scripts in ``scripts/``.
 
 ``train`` makes models from data, ``operate`` runs the loop and its operator commands,
-``common`` holds what they share. ``init_app(app)`` registers them all; ``app_settings()``
-is how ``create_app`` reads the environment (one line for a bad setting under a command).
+``quarantine`` triages what the gate held back, ``common`` holds what they share.
+``init_app(app)`` registers them all; ``app_settings()`` is how ``create_app`` reads the
+environment (one line for a bad setting under a command).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from movieclassifier.cli import operate, train
+from movieclassifier.cli import operate, quarantine, train
 from movieclassifier.cli.common import app_settings
 
-__all__ = ["app_settings", "init_app"]
+__all__ = ["COMMANDS", "app_settings", "init_app"]
+
+COMMANDS = train.COMMANDS + operate.COMMANDS + quarantine.COMMANDS
 
 
 def init_app(app: Flask) -> None:
     """Register every command on ``app.cli``."""
-    for command in train.COMMANDS + operate.COMMANDS:
+    for command in COMMANDS:
         app.cli.add_command(command)

@@ -1,4 +1,4 @@
-"""Operator commands for the feedback loop (versions, rollback, prune, quarantine, retrain).
+"""Operator commands for the feedback loop (versions, rollback, prune, retrain).
 
 Registered on ``app.cli`` by ``cli.init_app``; ``scripts/retrain.py`` runs
 ``retrain_command``. Domain errors become ``click.ClickException`` with a hint.
@@ -10,7 +10,6 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -18,16 +17,14 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from movieclassifier import feedback, locking, model_store, retrain, stats
+from movieclassifier import locking, model_store, retrain, stats
 from movieclassifier.cli.common import database, explain_database_errors
 from movieclassifier.config import ConfigError, Settings, parse_duration
-from movieclassifier.model import LABELS
 from movieclassifier.schema import iso_utc
 
 log = logging.getLogger(__name__)
 
 BUSY_EXIT_CODE = 75  # EX_TEMPFAIL: "try again later"
-EXCERPT_CHARS = 70
 TABLE_HEADER = ("version", "status", "source", "held-out", "learned", "live (answers)")
 RIGHT_ALIGNED = {TABLE_HEADER.index("learned")}
 
@@ -188,67 +185,6 @@ def prune_command(keep: int | None) -> None:
     click.echo(f"pruned versions: {versions}; removed {len(report.removed_files)} files")
 
 
-@click.group("quarantine")
-def quarantine_group() -> None:
-    """Inspect, approve or discard feedback that a rejected version learned."""
-
-
-@quarantine_group.command("list")
-@click.option("--version", type=int, default=None, help="Only what this rejected version took.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
-def quarantine_list(version: int | None, limit: int) -> None:
-    """List quarantined feedback, oldest first."""
-    with database() as (_settings, _engine, sessions), sessions() as session:
-        lines = quarantine_lines(session, version, limit)
-    if not lines:
-        click.echo("no quarantined feedback")
-        return
-    click.echo("\n".join(lines))
-
-
-def _settle(ids: tuple[int, ...], version: int | None, take_all: bool, action: str) -> int:
-    if not ids and version is None and not take_all:
-        raise click.UsageError("name feedback IDS, or --version V, or --all")
-    settle = feedback.approve if action == "approve" else feedback.discard
-    with database() as (_settings, _engine, sessions):
-        try:
-            with sessions.begin() as session:
-                return settle(session, ids, version)
-        except feedback.NotQuarantined as exc:
-            raise click.ClickException(
-                f'{exc}; see "flask --app movieclassifier quarantine list"'
-            ) from exc
-
-
-_SETTLE_OPTIONS = [
-    click.argument("ids", nargs=-1, type=int),
-    click.option("--version", type=int, default=None, help="All that this version took."),
-    click.option("--all", "take_all", is_flag=True, help="Every quarantined row."),
-]
-
-
-def _with_options(command: Callable[..., None]) -> Callable[..., None]:
-    for option in reversed(_SETTLE_OPTIONS):
-        command = option(command)
-    return command
-
-
-@quarantine_group.command("approve")
-@_with_options
-def quarantine_approve(ids: tuple[int, ...], version: int | None, take_all: bool) -> None:
-    """Approve quarantined feedback: the next retrain learns it, bypassing the gate once."""
-    count = _settle(ids, version, take_all, "approve")
-    click.echo(f"approved {count} feedback rows; the next retrain learns them")
-
-
-@quarantine_group.command("discard")
-@_with_options
-def quarantine_discard(ids: tuple[int, ...], version: int | None, take_all: bool) -> None:
-    """Discard quarantined feedback for good: no version will learn it."""
-    count = _settle(ids, version, take_all, "discard")
-    click.echo(f"discarded {count} feedback rows")
-
-
 def version_table(session: Session, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` versions as rows for ``flask versions``; live accuracy is the
     dashboard's (``stats.versions``), so the two never disagree."""
@@ -308,17 +244,6 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def quarantine_lines(session: Session, version: int | None, limit: int) -> list[str]:
-    """One line per quarantined row: id, rejected version, label, the review's start."""
-    lines = []
-    for row in feedback.quarantined(session, version, limit):
-        review = feedback.get_prediction(session, row.prediction_id).review
-        excerpt = review if len(review) <= EXCERPT_CHARS else review[: EXCERPT_CHARS - 1] + "…"
-        label = LABELS[row.label]
-        lines.append(f"{row.id:>6}  version {row.quarantined_version}  {label:<8}  {excerpt!r}")
-    return lines
-
-
 COMMANDS: list[click.Command] = [
     explain_database_errors(command)
     for command in (
@@ -326,6 +251,5 @@ COMMANDS: list[click.Command] = [
         versions_command,
         rollback_command,
         prune_command,
-        quarantine_group,
     )
 ]
