@@ -43,6 +43,8 @@ class RetrainReport:
     quarantined: int = 0
     holdout_accuracy_before: float | None = None
     holdout_accuracy_after: float | None = None
+    anchor_version: int | None = None
+    holdout_accuracy_anchor: float | None = None
     feedback_accuracy_before: float | None = None
     feedback_accuracy_after: float | None = None
     seconds: float = 0.0
@@ -53,12 +55,15 @@ class RetrainReport:
 
 
 class Accuracies(NamedTuple):
-    """The current and the new model's accuracy on the held-out set and on the batch."""
+    """The current and the new model's accuracy on the held-out set and on the batch, and the
+    anchor's (the version the lineage was trained from on a CSV) on the held-out set."""
 
     holdout_before: float | None
     holdout_after: float | None
     feedback_before: float
     feedback_after: float
+    holdout_anchor: float | None = None
+    anchor_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def _learn_and_publish(
         held = holdout.load(session)
     new = Labelled([row.review for row in claimed], [row.label for row in claimed])
     model = learning.learn(base, replay, new)
-    accuracies = _evaluate(current, model, held, new)
+    accuracies = _evaluate(current, base, model, held, new)
     approved = all(row.approved for row in claimed)
     status = _gate(accuracies, settings.gate_max_drop, approved)
     written = model_store.write(model, settings.model_dir)
@@ -212,39 +217,71 @@ def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
 
 
 def _evaluate(
-    current: SentimentModel, model: SentimentModel, held: Labelled, new: Labelled
+    current: SentimentModel,
+    anchor: SentimentModel,
+    model: SentimentModel,
+    held: Labelled,
+    new: Labelled,
 ) -> Accuracies:
-    before = after = None
+    """Score the current, the anchor (the lineage's base) and the new model.
+
+    The anchor is scored now, on the same held-out rows as the other two, rather than read
+    from its registry row: the held-out set may have been replaced since it was trained.
+    """
+    before = after = at_anchor = None
     if held.texts:
-        before, after = _both_accuracies(current, model, held)
-    feedback_before, feedback_after = _both_accuracies(current, model, new)
-    return Accuracies(before, after, feedback_before, feedback_after)
+        before, at_anchor, after = _accuracies((current, anchor, model), held)
+    feedback_before, feedback_after = _accuracies((current, model), new)
+    return Accuracies(before, after, feedback_before, feedback_after, at_anchor, anchor.version)
 
 
-def _both_accuracies(
-    current: SentimentModel, model: SentimentModel, rows: Labelled
-) -> tuple[float, float]:
-    # The features do not depend on the model: hash the held-out reviews once, not twice.
-    features = model.vectorize(rows.texts)
-    return current.accuracy_of_features(features, rows.labels), model.accuracy_of_features(
-        features, rows.labels
-    )
+def _accuracies(models: tuple[SentimentModel, ...], rows: Labelled) -> tuple[float, ...]:
+    # The features do not depend on the model: hash the reviews once, not once per model.
+    features = models[0].vectorize(rows.texts)
+    scored: dict[int, float] = {}
+    for model in models:
+        # The anchor is often the current model itself: score each object once.
+        if id(model) not in scored:
+            scored[id(model)] = model.accuracy_of_features(features, rows.labels)
+    return tuple(scored[id(model)] for model in models)
+
+
+# So that a drop of exactly max_drop, or none, is not a rejection on a float round-off.
+_TOLERANCE = 1e-9
 
 
 def _gate(accuracies: Accuracies, max_drop: float, approved: bool) -> str:
-    """Promote unless held-out accuracy fell by more than ``max_drop`` (docs/DESIGN.md,
-    invariant 7); approved labels pass it once.
+    """Promote unless held-out accuracy fell by more than ``max_drop`` since the current
+    version, or since the anchor (docs/DESIGN.md, invariant 7); approved labels pass it once.
+
+    Against the anchor, the version the lineage was trained from on a CSV, so that floods
+    each within ``max_drop`` of the one before cannot walk the model down step by step.
 
     >>> _gate(Accuracies(0.90, 0.88, 0.5, 0.5), 0.01, approved=False)
     'rejected'
     >>> _gate(Accuracies(0.90, 0.88, 0.5, 0.5), 0.01, approved=True)
     'promoted'
+
+    Each step 0.006, but 0.012 below the anchor: rejected.
+
+    >>> _gate(Accuracies(0.914, 0.908, 0.5, 0.5, holdout_anchor=0.92), 0.01, approved=False)
+    'rejected'
+
+    A lineage an operator's approval took below the anchor's bound may still learn, as long
+    as it loses nothing more.
+
+    >>> _gate(Accuracies(0.90, 0.902, 0.5, 0.5, holdout_anchor=0.92), 0.01, approved=False)
+    'promoted'
     """
     before, after = accuracies.holdout_before, accuracies.holdout_after
     if approved or before is None or after is None:
         return PROMOTED
-    # A tiny tolerance, so a drop of exactly max_drop on a float round-off is not a rejection.
-    return REJECTED if before - after > max_drop + 1e-9 else PROMOTED
+    if before - after > max_drop + _TOLERANCE:
+        return REJECTED
+    anchor = accuracies.holdout_anchor
+    past_anchor = anchor is not None and anchor - after > max_drop + _TOLERANCE
+    # Below the anchor's bound already (an approval took it there): it may hold, not fall.
+    return REJECTED if past_anchor and after < before - _TOLERANCE else PROMOTED
 
 
 def _details(
@@ -258,6 +295,8 @@ def _details(
         "feedback_accuracy_before": accuracies.feedback_before,
         "feedback_accuracy_after": accuracies.feedback_after,
         "holdout_accuracy_before": accuracies.holdout_before,
+        "anchor_version": accuracies.anchor_version,
+        "holdout_accuracy_anchor": accuracies.holdout_anchor,
     }
 
 
@@ -280,6 +319,8 @@ def _report(
         quarantined=quarantined,
         holdout_accuracy_before=accuracies.holdout_before,
         holdout_accuracy_after=accuracies.holdout_after,
+        anchor_version=accuracies.anchor_version,
+        holdout_accuracy_anchor=accuracies.holdout_anchor,
         feedback_accuracy_before=accuracies.feedback_before,
         feedback_accuracy_after=accuracies.feedback_after,
         seconds=start.seconds(),
@@ -296,7 +337,7 @@ def _message(
     approved: bool,
 ) -> str:
     before = _percent(accuracies.holdout_before)
-    after = _percent(accuracies.holdout_after)
+    after = _percent(accuracies.holdout_after) + _anchor_note(accuracies)
     if status == REJECTED:
         return (
             f"version {version} rejected: held-out accuracy {before} -> {after}; "
@@ -307,6 +348,21 @@ def _message(
     return (
         f"version {version} promoted{bypass}: learned {learned} labels, "
         f"held-out accuracy {before} -> {after}"
+    )
+
+
+def _anchor_note(accuracies: Accuracies) -> str:
+    """The anchor's figure, when the lineage has moved on from it.
+
+    >>> _anchor_note(Accuracies(0.918, 0.915, 0.5, 0.5, holdout_anchor=0.9206, anchor_version=1))
+    ' (held-out 0.9206 at the anchor v1 -> 0.9150)'
+    """
+    anchor = accuracies.holdout_anchor
+    if anchor is None or anchor == accuracies.holdout_before:
+        return ""
+    return (
+        f" (held-out {_percent(anchor)} at the anchor v{accuracies.anchor_version} -> "
+        f"{_percent(accuracies.holdout_after)})"
     )
 
 

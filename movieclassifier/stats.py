@@ -356,3 +356,73 @@ def retrain_outcomes(session: Session, bounds: tuple[float, ...]) -> list[Retrai
         )
         for row in rows
     ]
+
+
+# Live accuracy has collapsed when, over the newest COLLAPSE_WINDOW answers to the current
+# version's predictions (at least COLLAPSE_MIN_ANSWERS of them), under COLLAPSE_BELOW were
+# marked correct while its held-out accuracy is at least COLLAPSE_HOLDOUT_AT_LEAST: people
+# are contradicting a model that scores well on held-out reviews. Either the answers are
+# lies (the gate keeps them out of the model), or the reviews differ from the held-out ones.
+COLLAPSE_WINDOW = 200
+COLLAPSE_MIN_ANSWERS = 50
+COLLAPSE_BELOW = 0.5
+COLLAPSE_HOLDOUT_AT_LEAST = 0.8
+
+
+@dataclass(frozen=True)
+class RecentAccuracy:
+    """The current version's newest answers (up to ``COLLAPSE_WINDOW``) and its held-out figure."""
+
+    version: int | None
+    answers: int
+    correct: int
+    holdout_accuracy: float | None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.answers if self.answers else None
+
+    @property
+    def collapsed(self) -> bool:
+        """The one rule for the dashboard's warning and the /metrics gauge.
+
+        >>> RecentAccuracy(1, 200, 90, 0.92).collapsed
+        True
+        >>> [RecentAccuracy(1, 49, 0, 0.92).collapsed, RecentAccuracy(1, 200, 100, 0.92).collapsed]
+        [False, False]
+        >>> [RecentAccuracy(1, 200, 90, 0.7).collapsed, RecentAccuracy(1, 200, 90, None).collapsed]
+        [False, False]
+        """
+        return (
+            self.answers >= COLLAPSE_MIN_ANSWERS
+            and self.holdout_accuracy is not None
+            and self.holdout_accuracy >= COLLAPSE_HOLDOUT_AT_LEAST
+            and self.correct < COLLAPSE_BELOW * self.answers
+        )
+
+
+def recent_accuracy(session: Session, window: int = COLLAPSE_WINDOW) -> RecentAccuracy:
+    """Live accuracy over the newest ``window`` answers to the current version: two queries.
+
+    Answers an operator discarded do not count, as in ``versions``. The newest answers are
+    read by feedback id, newest first, and stop at ``window``: cheap enough for a scrape.
+    """
+    newest = (
+        select(Feedback.correct)
+        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+        .join(CurrentModel, CurrentModel.version == StoredPrediction.model_version)
+        .where(CurrentModel.id == 1, Feedback.status != DISCARDED)
+        .order_by(Feedback.id.desc())
+        .limit(window)
+        .subquery()
+    )
+    answers, correct = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((newest.c.correct, 1), else_=0)), 0))
+    ).one()
+    row = current_version(session)
+    return RecentAccuracy(
+        version=row.version if row else None,
+        answers=int(answers),
+        correct=int(correct),
+        holdout_accuracy=row.holdout_accuracy if row else None,
+    )

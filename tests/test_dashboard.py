@@ -213,3 +213,25 @@ def test_the_versions_table_scrolls_in_a_labelled_region_with_a_hint(client, ses
         r'aria-describedby="versions-hint" tabindex="0">\s*<table>',
         versions,
     )
+
+
+def test_dashboard_warns_when_live_accuracy_collapses(client, sessions):
+    with sessions.begin() as session:
+        v1 = add_version(session, PROMOTED, holdout=0.92, promoted_at=T0)
+        make_current(session, v1)
+        # A few wrong answers, then good ones: no warning.
+        add_answers(session, v1, [False] * 30 + [True] * 100)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="live-accuracy-collapsed"' not in html
+    with sessions.begin() as session:
+        add_answers(session, v1, [False] * 150)
+    html = client.get("/dashboard").get_data(as_text=True)
+    warning = re.search(
+        r'<div class="warning" id="live-accuracy-collapsed" role="alert".*?</div>', html, re.S
+    )
+    assert warning
+    assert text_of(warning.group(0)).startswith(
+        f"Live accuracy has collapsed. Only 50 of the last 200 answers to version {v1} say it "
+        "was right (25.0%), while it scores 92.0% on the held-out reviews."
+    )
+    assert "quarantine list" in warning.group(0)

@@ -94,6 +94,11 @@ def test_a_flood_of_wrong_labels_is_rejected_and_quarantined(
     report = retrain.retrain(engine, settings)
     assert report.status == REJECTED, report
     assert report.holdout_accuracy_before - report.holdout_accuracy_after > settings.gate_max_drop
+    # The lineage starts at the current version: it is its own anchor.
+    assert (report.anchor_version, report.holdout_accuracy_anchor) == (
+        imdb_model,
+        report.holdout_accuracy_before,
+    )
     assert "quarantine list" in report.message
     with sessions() as session:
         assert model_store.current_version(session) == imdb_model

@@ -190,3 +190,50 @@ def test_last_retrain_is_the_newest_run(session):
     last = stats.last_retrain(session)
     assert (last.status, last.message) == ("nothing_to_learn", "nothing_to_learn run")
     assert schema.as_utc(last.started_at) == T0 + timedelta(hours=1)
+
+
+def test_recent_accuracy_collapses_with_many_wrong_answers_only(session):
+    v1 = add_version(session, PROMOTED, holdout=0.92, promoted_at=T0)
+    make_current(session, v1)
+    assert stats.recent_accuracy(session) == stats.RecentAccuracy(v1, 0, 0, 0.92)
+    # Fewer answers than the minimum: all wrong, still no flag.
+    add_answers(session, v1, [False] * (stats.COLLAPSE_MIN_ANSWERS - 1))
+    recent = stats.recent_accuracy(session)
+    assert (recent.answers, recent.correct, recent.collapsed) == (49, 0, False)
+    add_answers(session, v1, [False])
+    assert stats.recent_accuracy(session).collapsed
+
+
+def test_recent_accuracy_counts_the_newest_window_of_the_current_version(session):
+    v1 = add_version(session, PROMOTED, holdout=0.9, promoted_at=T0)
+    v2 = add_version(session, PROMOTED, holdout=0.9, promoted_at=T0)
+    make_current(session, v2)
+    # Good answers: no flag.
+    add_answers(session, v2, [i % 10 != 0 for i in range(300)])
+    recent = stats.recent_accuracy(session)
+    assert (recent.answers, recent.correct, recent.collapsed) == (200, 180, False)
+    # Another version's wrong answers and discarded ones do not count.
+    add_answers(session, v1, [False] * 300)
+    add_answers(session, v2, [False] * 300, status=DISCARDED)
+    assert stats.recent_accuracy(session).accuracy == 0.9
+    # The newest 200 of v2: 120 wrong after 80 of the good ones.
+    add_answers(session, v2, [False] * 120)
+    recent = stats.recent_accuracy(session)
+    assert (recent.version, recent.answers, recent.correct) == (v2, 200, 72)
+    assert recent.accuracy == pytest.approx(0.36) and recent.collapsed
+    # Exactly half right is not a collapse.
+    add_answers(session, v2, [True, False] * 100)
+    recent = stats.recent_accuracy(session)
+    assert (recent.answers, recent.correct, recent.collapsed) == (200, 100, False)
+
+
+def test_recent_accuracy_needs_a_model_that_scores_well_held_out(session):
+    v1 = add_version(session, PROMOTED, holdout=0.7, promoted_at=T0)
+    make_current(session, v1)
+    add_answers(session, v1, [False] * 200)
+    assert not stats.recent_accuracy(session).collapsed
+    v2 = add_version(session, PROMOTED, holdout=None, promoted_at=T0)
+    make_current(session, v2)
+    add_answers(session, v2, [False] * 200)
+    recent = stats.recent_accuracy(session)
+    assert (recent.version, recent.answers, recent.collapsed) == (v2, 200, False)

@@ -38,6 +38,7 @@ def dashboard() -> ResponseReturnValue:
             series=series,
             chart=chart.layout(series),
             retrains=stats.retrain_history(session),
+            recent=stats.recent_accuracy(session),
             as_utc=schema.as_utc,
         )
     except SQLAlchemyError as exc:

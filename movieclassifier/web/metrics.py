@@ -143,8 +143,27 @@ class DatabaseCollector:
                 accuracy.add_metric([], current.holdout_accuracy)
         yield version
         yield accuracy
+        yield from self._recent_accuracy()
         yield self._feedback_rows()
         yield from self._retrain_runs()
+
+    def _recent_accuracy(self) -> Iterator[Metric]:
+        recent = stats.recent_accuracy(self.session)
+        accuracy = GaugeMetricFamily(
+            "movieclassifier_live_accuracy_recent",
+            f"Live accuracy of the current version over its newest {stats.COLLAPSE_WINDOW} answers",
+        )
+        if recent.accuracy is not None:
+            accuracy.add_metric([], recent.accuracy)
+        collapsed = GaugeMetricFamily(
+            "movieclassifier_live_accuracy_collapsed",
+            f"1 when under {stats.COLLAPSE_BELOW:.0%} of the current version's newest answers "
+            f"(at least {stats.COLLAPSE_MIN_ANSWERS}) were correct while its held-out accuracy "
+            f"is at least {stats.COLLAPSE_HOLDOUT_AT_LEAST:.0%}",
+        )
+        collapsed.add_metric([], 1 if recent.collapsed else 0)
+        yield accuracy
+        yield collapsed
 
     def _feedback_rows(self) -> Metric:
         family = GaugeMetricFamily(
