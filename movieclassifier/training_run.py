@@ -74,6 +74,8 @@ class TrainingRun:
         self.file_reviews: list[int] = []
         self.rows_per_epoch = 0
         self.rows_learned = 0
+        # Positive training reviews of the file (counted by the reader), for the checks.
+        self.positives = 0
         self.examples_per_epoch = 0
         self.examples_learned = 0
         # Share of the run's steps learned.
@@ -151,6 +153,7 @@ class TrainingRun:
                 path = self.spill / f"block-{number:07d}.npy"
                 self.files.append(path)
                 self.file_reviews.append(len(texts))
+                self.positives += sum(labels)
                 future = self.pool.submit(
                     hashing_pool.hash_to_file, texts, labels, str(path), self.sentences
                 )

@@ -24,6 +24,8 @@ JSON_KEYS = {
     "version",
     "examples_trained",
     "sentences",
+    "status",
+    "gate",
 }
 
 
@@ -152,6 +154,8 @@ def test_continue_learns_on_top_of_the_current_version_and_plots(settings, sessi
     result = train(settings, path, "--continue", "--holdout", 6, "--plot", plot, "--quiet")
     assert result.returncode == 0, result.stderr
     assert f"learning curve written to {plot}" in result.stdout
+    # The first run stored no held-out rows: nothing to gate the second on.
+    assert "not gated: no held-out set is stored to compare version 1 on" in result.stdout
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with sessions() as session:
         first, second = model_store.get_version(session, 1), model_store.get_version(session, 2)
@@ -243,7 +247,9 @@ def test_no_sentences_learns_whole_reviews_as_before(settings, sessions):
             "sentences": False,
             "min_sentence_tokens": None,
             "epochs": epochs,
-            "batch_size": training.BATCH_SIZE,
+            # 8 rows, fewer than BATCH_SIZE: a size that gives MIN_STEPS steps, or 1.
+            "batch_size": 1,
+            "batch_size_asked": None,
             "reviews_per_epoch": 8,
             "examples_per_epoch": 8,
         }

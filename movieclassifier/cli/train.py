@@ -19,11 +19,20 @@ from movieclassifier.cli.common import (
     open_engine,
     safe_url,
 )
+from movieclassifier.holdout import NOT_GATED, OVERRIDDEN, GateResult
+from movieclassifier.model import LABELS
+from movieclassifier.schema import REJECTED
 from movieclassifier.training import (
     BATCH_SIZE,
     EPOCHS,
     EPOCHS_WHOLE_REVIEWS,
+    FEWER_ROWS_THAN_BATCH,
+    MIN_HOLDOUT,
+    MIN_STEPS,
+    ONE_CLASS_HOLDOUT,
+    ONE_CLASS_TRAINING,
     SENTENCES,
+    Finding,
     TrainReport,
 )
 from movieclassifier.training_run import TrainProgress
@@ -43,10 +52,10 @@ def init_db_command() -> None:
 @click.argument("csv_path", metavar="CSV", type=click.Path(path_type=Path))
 @click.option(
     "--batch-size",
-    default=BATCH_SIZE,
-    show_default=True,
+    default=None,
     type=click.IntRange(min=1),
-    help="Rows per partial_fit step.",
+    help=f"Rows per partial_fit step [default: {BATCH_SIZE}; on a file of fewer training rows, "
+    f"a size giving {MIN_STEPS} steps].",
 )
 @click.option(
     "--epochs",
@@ -84,6 +93,19 @@ def init_db_command() -> None:
     help="Learn each training review's sentences (labelled with the review's label) "
     "instead of the whole review; held-out rows stay whole. Predicting is the same.",
 )
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="Publish the new version as current even if it does worse than the current one "
+    "on the stored held-out set (GATE_MAX_DROP).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to publish (exit 1) when the file draws a warning: one class in the "
+    "training or held-out rows, fewer rows than --batch-size, a held-out part under "
+    f"{MIN_HOLDOUT} rows.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object with the figures last."
@@ -108,12 +130,15 @@ def train_command(
     workers: int | None,
     continue_training: bool,
     sentences: bool,
+    promote: bool,
+    strict: bool,
     quiet: bool,
     as_json: bool,
     if_missing: bool,
     plot: Path | None,
 ) -> None:
-    """Stream a review,sentiment CSV (plain or .gz) into a new model version and publish it."""
+    """Stream a review,sentiment CSV (plain or .gz) into a new model version and publish it,
+    unless it does worse than the current version on the stored held-out set."""
     from movieclassifier import training
 
     _check_plot_option(plot, holdout)
@@ -139,9 +164,19 @@ def train_command(
             workers=workers,
             curve=plot is not None,
             sentences=sentences,
+            gate_max_drop=settings.gate_max_drop,
+            promote=promote,
+            strict=strict,
+            warn=_warn,
         )
     except training.CSVFormatError as exc:
         raise click.ClickException(f"{exc}; nothing was published") from exc
+    except training.Refused as exc:
+        count = len(exc.findings)
+        raise click.ClickException(
+            f"--strict: refusing to publish a model from {csv_path} "
+            f"({count} warning{'s' if count != 1 else ''} above); nothing was published"
+        ) from exc
     except model_store.ModelStoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -151,6 +186,44 @@ def train_command(
     if plot is not None:
         _write_learning_curve(report, plot)
     _print_train_report(report, as_json, plot)
+    if report.status == REJECTED and report.gate is not None:
+        raise click.ClickException(_rejection(report.version, report.gate))
+
+
+def _warn(finding: Finding) -> None:
+    click.echo(f"warning: {_word_finding(finding)}", err=True)
+
+
+def _word_finding(finding: Finding) -> str:
+    """One line saying what is wrong with the training file."""
+    label = LABELS.get(finding.label, "") if finding.label is not None else ""
+    if finding.kind == ONE_CLASS_TRAINING:
+        return f"all {finding.rows} training rows are {label}: the model learns one class"
+    if finding.kind == ONE_CLASS_HOLDOUT:
+        return (
+            f"all {finding.rows} held-out rows are {label}: their accuracy says nothing "
+            "about the other class"
+        )
+    if finding.kind == FEWER_ROWS_THAN_BATCH:
+        fewer = f"{finding.rows} training rows, fewer than the batch size {finding.batch_size}"
+        if finding.chosen is None:
+            return f"{fewer}: they are learned in one partial_fit step"
+        return f"{fewer}: using --batch-size {finding.chosen} instead (at least {MIN_STEPS} steps)"
+    return (
+        f"only {finding.rows} held-out rows, fewer than {MIN_HOLDOUT}: too few to evaluate "
+        "the model on (use --holdout N with more rows)"
+    )
+
+
+def _rejection(version: int, gate: GateResult) -> str:
+    assert gate.accuracy_current is not None and gate.accuracy_new is not None
+    return (
+        f"version {version} was rejected: its held-out accuracy {gate.accuracy_new:.4f} on "
+        f"the {gate.rows} stored held-out rows is more than GATE_MAX_DROP={gate.max_drop:g} "
+        f"below current version {gate.current_version}'s {gate.accuracy_current:.4f}; "
+        f"version {gate.current_version} stays current and keeps its held-out set "
+        "(--promote publishes a new version anyway)"
+    )
 
 
 def _check_plot_option(plot: Path | None, holdout: int) -> None:
@@ -247,13 +320,26 @@ def _learned_as(report: TrainReport) -> str:
 
 def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = None) -> None:
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
+    verb = "rejected" if report.status == REJECTED else "published"
     summary = (
-        f"published version {report.version}: {report.rows_trained} rows trained "
+        f"{verb} version {report.version}: {report.rows_trained} rows trained "
         f"({_learned_as(report)}, {report.epochs} epoch{'s' if report.epochs != 1 else ''}) "
         f"in {report.seconds:.1f} s "
         f"({report.docs_per_second:,.0f} docs/s); "
         f"hold-out accuracy {accuracy} on {report.holdout_rows} rows"
     )
+    gate = report.gate
+    if gate is not None and gate.accuracy_new is not None and gate.accuracy_current is not None:
+        summary += (
+            f"; on the {gate.rows} stored held-out rows {gate.accuracy_new:.4f} against "
+            f"{gate.accuracy_current:.4f} for version {gate.current_version}"
+        )
+        if gate.reason == OVERRIDDEN:
+            summary += " (below the gate; published because of --promote)"
+    elif gate is not None and gate.reason == NOT_GATED:
+        summary += (
+            f"; not gated: no held-out set is stored to compare version {gate.current_version} on"
+        )
     if plot is not None:
         summary += f"; learning curve written to {plot}"
     if as_json:
@@ -267,8 +353,11 @@ def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = 
             "version",
             "examples_trained",
             "sentences",
+            "status",
         )
-        click.echo(json.dumps({key: getattr(report, key) for key in fields}))
+        figures = {key: getattr(report, key) for key in fields}
+        figures["gate"] = report.gate.as_dict() if report.gate is not None else None
+        click.echo(json.dumps(figures))
     else:
         click.echo(summary)
 
