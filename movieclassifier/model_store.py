@@ -119,6 +119,9 @@ def register(
     learned: int = 0,
     holdout_accuracy: float | None = None,
     holdout_rows: int = 0,
+    holdout_set: int | None = None,
+    carried_from: int | None = None,
+    consolidated: bool = False,
     details: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Add the registry row and bytes of ``written``; make it current when promoted.
@@ -142,6 +145,9 @@ def register(
         learned=learned,
         holdout_accuracy=holdout_accuracy,
         holdout_rows=holdout_rows,
+        holdout_set=holdout_set,
+        carried_from=carried_from,
+        consolidated=consolidated,
         details=details,
     )
     session.add(row)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,11 +36,19 @@ LEARNED = "learned"
 QUARANTINED = "quarantined"
 APPROVED = "approved"
 DISCARDED = "discarded"
+# Taken back by ``feedback retract``: never learned again; ``dropped_version`` is the first
+# version published without its effect.
+RETRACTED = "retracted"
+# Held out of learning as the domain slice the gate scores on (``GATE_FEEDBACK_SLICE``).
+HELD_OUT = "held_out"
+# Why a removal was recorded (``Removal.kind``).
+FORGOTTEN = "forgotten"
 # A prediction's public reference: 16 random bytes (128 bits), URL-safe base64 (22 chars).
 REFERENCE_BYTES = 16
 REFERENCE_MAX_CHARS = 64
 # A keyed hash of who asked or answered (``feedback.source_hash``): 32 hex digits.
 SOURCE_CHARS = 32
+QUARANTINE_REASON_CHARS = 64
 
 
 def new_reference() -> str:
@@ -103,6 +112,12 @@ class ModelVersion(Base):
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pruned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The evaluation set (``HoldoutSet.id``) its held-out accuracy was measured on.
+    holdout_set: Mapped[int | None] = mapped_column(Integer)
+    # A new base that learned the labels of this version's lineage (docs/DESIGN.md, carrying).
+    carried_from: Mapped[int | None] = mapped_column(Integer)
+    # Folded every label before it into its weights: replay starts after it.
+    consolidated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ModelBlob(Base):
@@ -126,6 +141,20 @@ class CurrentModel(Base):
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class HoldoutSet(Base):
+    """One evaluation set: the rows one ``train_stream.py --holdout`` kept out of training.
+
+    A new set is added, never swapped in: the versions evaluated on an older set keep it.
+    """
+
+    __tablename__ = "holdout_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    source_detail: Mapped[str] = mapped_column(Text, default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class HoldoutReview(Base):
     """Reviews kept out of training by ``train_stream.py --holdout``; the retraining gate."""
 
@@ -134,6 +163,8 @@ class HoldoutReview(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     review: Mapped[str] = mapped_column(Text)
     label: Mapped[int] = mapped_column(Integer)
+    # None only for rows of a database that was never migrated past 0003.
+    set_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class StoredPrediction(Base):
@@ -183,6 +214,31 @@ class Feedback(Base):
     quarantined_version: Mapped[int | None] = mapped_column(ForeignKey("model_versions.version"))
     # The keyed hash of who gave the latest answer; None for answers before migration 0003.
     source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))
+    # Why a run quarantined this answer alone, and how suspect it was (higher: more).
+    quarantine_score: Mapped[float | None] = mapped_column(Float)
+    quarantine_reason: Mapped[str | None] = mapped_column(String(QUARANTINE_REASON_CHARS))
+    # The version whose run held this answer out as part of the domain slice.
+    slice_version: Mapped[int | None] = mapped_column(Integer)
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first version published without the effect of this retracted answer.
+    dropped_version: Mapped[int | None] = mapped_column(Integer)
+    # The version that had learned it before a rollback left that version behind.
+    requeued_from_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class Removal(Base):
+    """What ``forget`` deleted, without its text, kept until a version drops its effect."""
+
+    __tablename__ = "removals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    feedback_id: Mapped[int] = mapped_column(Integer)
+    learned_version: Mapped[int | None] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    dropped_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class RetrainRun(Base):
