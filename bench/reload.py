@@ -23,7 +23,7 @@ from test_reload import wait_for_version
 
 from corpus import train_tiny_model
 from databases import create_postgresql_database, drop_postgresql_database
-from movieclassifier import db, model_store
+from movieclassifier import db, lifetime, model_store
 from movieclassifier.schema import PROMOTED
 from servers import gunicorn_server, subprocess_env
 
@@ -81,7 +81,7 @@ def measure(url: str, work: Path, args: argparse.Namespace) -> None:
         for attempt in range(args.repeat):
             target = versions[attempt % 2]
             promoted = time.monotonic()
-            model_store.rollback(sessions, model_dir, target)
+            lifetime.rollback(sessions, model_dir, target)
             for server in (url_a, url_b):
                 wait_for_version(server, target)
             times.append(time.monotonic() - promoted)

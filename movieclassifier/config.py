@@ -34,9 +34,13 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     model_reload_seconds: float = 60.0
     gate_max_drop: float = 0.01
+    # The share of trusted answers held out of learning as the gate's domain slice.
+    gate_feedback_slice: float = 0.1
     retrain_every: float = 600.0
     retrain_batch_size: int = 1000
     keep_model_versions: int = 5
+    # Tracked predictions nobody answered are deleted this many days after; 0 keeps them.
+    prediction_retention_days: int = 90
     min_review_chars: int = 10
     max_review_chars: int = 20000
     max_batch: int = 100
@@ -240,9 +244,11 @@ _PARSERS = {
     "secret_key": _text,
     "model_reload_seconds": _non_negative_float,
     "gate_max_drop": _fraction,
+    "gate_feedback_slice": _fraction,
     "retrain_every": parse_duration,
     "retrain_batch_size": _positive_int,
     "keep_model_versions": _positive_int,
+    "prediction_retention_days": _non_negative_int,
     "min_review_chars": _positive_int,
     "max_review_chars": _positive_int,
     "max_batch": _positive_int,

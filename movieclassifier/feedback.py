@@ -22,18 +22,21 @@ from movieclassifier.model import LABEL_IDS, Labelled, Prediction
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
+    HELD_OUT,
     LEARNED,
     LEARNING,
     PENDING,
+    QUARANTINE_REASON_CHARS,
     QUARANTINED,
     REFERENCE_MAX_CHARS,
+    RETRACTED,
     SOURCE_CHARS,
     Feedback,
     ModelVersion,
     StoredPrediction,
 )
 
-STATUSES = (PENDING, LEARNING, LEARNED, QUARANTINED, APPROVED, DISCARDED)
+STATUSES = (PENDING, LEARNING, LEARNED, HELD_OUT, QUARANTINED, APPROVED, DISCARDED, RETRACTED)
 # The channels a prediction is stored for: the pages and the JSON API.
 WEB = "web"
 API = "api"
@@ -219,6 +222,7 @@ class Claimed:
     review: str
     label: int
     approved: bool
+    source: str | None = None
 
 
 def counts(session: Session) -> dict[str, int]:
@@ -283,22 +287,29 @@ def claim(session: Session, limit: int) -> list[Claimed]:
 
 def _claimed(session: Session, ids: list[int], approved: bool) -> list[Claimed]:
     rows = session.execute(
-        select(Feedback.id, StoredPrediction.review, Feedback.label)
+        select(Feedback.id, StoredPrediction.review, Feedback.label, Feedback.source)
         .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
         .where(Feedback.id.in_(ids), Feedback.status == LEARNING)
         .order_by(Feedback.id)
     )
-    return [Claimed(row_id, review, label, approved) for row_id, review, label in rows]
+    return [
+        Claimed(row_id, review, label, approved, source) for row_id, review, label, source in rows
+    ]
 
 
 def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int:
-    """Mark claimed rows learned or quarantined by ``version``; returns how many changed."""
+    """Mark claimed rows learned, held out (the domain slice) or quarantined by
+    ``version``; returns how many changed."""
     if status == LEARNED:
-        values = {"status": LEARNED, "learned_version": version}
+        values: dict[str, Any] = {"status": LEARNED, "learned_version": version}
+    elif status == HELD_OUT:
+        values = {"status": HELD_OUT, "slice_version": version}
     elif status == QUARANTINED:
         values = {"status": QUARANTINED, "quarantined_version": version}
     else:
-        raise ValueError(f'status must be "{LEARNED}" or "{QUARANTINED}", got "{status}"')
+        raise ValueError(
+            f'status must be "{LEARNED}", "{HELD_OUT}" or "{QUARANTINED}", got "{status}"'
+        )
     changed = 0
     for chunk in _chunks(ids):
         changed += _updated(
@@ -310,21 +321,25 @@ def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int
     return changed
 
 
-def replay(session: Session, versions: Sequence[int], limit: int) -> Labelled:
-    """Texts and labels already learned by ``versions`` (newest ``limit``), oldest first."""
-    if not versions:
-        return Labelled([], [])
-    rows = list(
+def suspects(session: Session, verdicts: dict[int, tuple[float, str]]) -> None:
+    """Record why each of these claimed rows is quarantined alone: ``{id: (score, reason)}``."""
+    for row_id, (score, reason) in verdicts.items():
         session.execute(
-            select(StoredPrediction.review, Feedback.label)
-            .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
-            .where(Feedback.status == LEARNED, Feedback.learned_version.in_(list(versions)))
-            .order_by(Feedback.id.desc())
-            .limit(limit)
+            update(Feedback)
+            .where(Feedback.id == row_id)
+            .values(quarantine_score=score, quarantine_reason=reason[:QUARANTINE_REASON_CHARS])
         )
+
+
+def domain_slice(session: Session) -> Labelled:
+    """The trusted answers held out of learning: the gate's second evaluation set."""
+    rows = session.execute(
+        select(StoredPrediction.review, Feedback.label)
+        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+        .where(Feedback.status == HELD_OUT)
+        .order_by(Feedback.id)
     )
-    rows.reverse()
-    return Labelled([review for review, _ in rows], [label for _, label in rows])
+    return Labelled.of(rows)
 
 
 class NotQuarantined(LookupError):
@@ -355,14 +370,20 @@ class Suspect:
     holdout_after: float | None
     source: str | None  # None for answers from before sources were stored
     answered_at: datetime
+    # Set when the screen quarantined this answer alone (``screening``), else None.
+    screen_score: float | None = None
+    reason: str | None = None
 
     @property
     def score(self) -> float:
-        """How sure the model was of the label this answer rejects (``_SCORE`` in SQL).
+        """The screen's score, or how sure the model was of the label this answer rejects
+        (``_SCORE`` in SQL).
 
         >>> Suspect(1, "", False, 0, "positive", 0.9, 2, None, None, None, datetime.now()).score
         0.9
         """
+        if self.screen_score is not None:
+            return self.screen_score
         return 1.0 - self.probability if self.correct else self.probability
 
 
@@ -374,10 +395,15 @@ class Triage:
     total: int
 
 
-# An "incorrect" answer rejects the label the model gave; a "correct" one rejects the other.
-_SCORE = case(
-    (Feedback.correct.is_(True), 1.0 - StoredPrediction.probability),
-    else_=StoredPrediction.probability,
+# The screen's score when it quarantined the answer alone; else how sure the model was of
+# the label the answer rejects: an "incorrect" answer rejects the label the model gave, a
+# "correct" one the other.
+_SCORE = func.coalesce(
+    Feedback.quarantine_score,
+    case(
+        (Feedback.correct.is_(True), 1.0 - StoredPrediction.probability),
+        else_=StoredPrediction.probability,
+    ),
 )
 
 
@@ -445,6 +471,8 @@ def _suspect(row: Feedback, prediction: StoredPrediction, model: ModelVersion | 
         holdout_after=model.holdout_accuracy if model is not None else None,
         source=row.source,
         answered_at=row.updated_at,
+        screen_score=row.quarantine_score,
+        reason=row.quarantine_reason,
     )
 
 

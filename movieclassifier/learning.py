@@ -1,9 +1,10 @@
 """How a retrain learns feedback: the recipe, chosen by measurement (bench/results/feedback.md).
 
 Each retrain starts again from the version its lineage was trained from on a CSV (the
-*base*) and fits, exactly, a logistic regression over every label its lineage already
-learned plus the new ones, whose weights are the base's plus a correction ``delta`` held
-near zero by an L2 penalty ``PRIOR_L2 / 2 * |delta|**2`` (a prior centred on the base).
+*base*), or from its newest consolidated version (``lifetime.start_of``), and fits,
+exactly, a logistic regression over every label its lineage learned since plus the new
+ones, whose weights are the start's plus a correction ``delta`` held near zero by an L2
+penalty ``PRIOR_L2 / 2 * |delta|**2`` (a prior centred on the start).
 Only the weights of features the labels contain move, and the intercept is kept: a bias
 shift costs IMDb accuracy for little Rotten Tomatoes gain. L-BFGS is fast on a few thousand
 short rows (bench/results/feedback.md) and deterministic, and starting from the base keeps
@@ -33,8 +34,6 @@ from movieclassifier.model import Labelled, SentimentModel, set_weights
 # less IMDb accuracy (-0.66 against -0.78 points); 0.3 falls past the gate's 0.01.
 PRIOR_L2 = 1.0
 MAX_ITERATIONS = 500
-# Bounds the work of one run; past it the oldest labels stop being replayed.
-REPLAY_LIMIT = 50_000
 
 
 def describe() -> dict[str, Any]:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -35,6 +35,19 @@ class Labelled(NamedTuple):
 
     texts: list[str]
     labels: list[int]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, int]]) -> Labelled:
+        """From (review, label) rows, such as a query's result.
+
+        >>> Labelled.of([("Fine.", 1), ("Dull.", 0)])
+        Labelled(texts=['Fine.', 'Dull.'], labels=[1, 0])
+        """
+        held = cls([], [])
+        for review, label in rows:
+            held.texts.append(review)
+            held.labels.append(label)
+        return held
 
 
 class Prediction(NamedTuple):

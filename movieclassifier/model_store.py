@@ -27,7 +27,7 @@ import numpy as np
 import sklearn
 from sklearn.exceptions import InconsistentVersionWarning
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from movieclassifier import features
 from movieclassifier.model import SentimentModel
@@ -308,38 +308,39 @@ def lineage(session: Session, version: int) -> list[int]:
     return chain
 
 
-def rollback(sessions: sessionmaker[Session], model_dir: Path, version: int) -> list[int]:
+def rollback(session: Session, model_dir: Path, version: int) -> list[int]:
     """Make ``version`` current; promoted versions newer than it become rolled_back.
 
     The version is loaded first (sha256 checked), so a rollback never points workers at
-    bytes they cannot load. Returns the versions rolled back.
+    bytes they cannot load. Returns the versions rolled back. Does not commit: the caller
+    settles the labels the rollback leaves behind in the same transaction
+    (``lifetime.rollback``).
 
     Raises:
         ModelStoreError: no such version, it was rejected or pruned, or it is
             already current.
     """
-    with sessions.begin() as session:
-        row = get_version(session, version)
-        if version == current_version(session):
-            raise ModelStoreError(f"version {version} is already current")
-        if row.status == REJECTED:
-            raise ModelStoreError(
-                f"version {version} was rejected by the gate; approve its feedback instead "
-                '("flask --app movieclassifier quarantine approve --version '
-                f'{version}")'
-            )
-        load(session, version, model_dir)
-        newer = list(
-            session.scalars(
-                select(ModelVersion.version).where(
-                    ModelVersion.version > version, ModelVersion.status == PROMOTED
-                )
+    row = get_version(session, version)
+    if version == current_version(session):
+        raise ModelStoreError(f"version {version} is already current")
+    if row.status == REJECTED:
+        raise ModelStoreError(
+            f"version {version} was rejected by the gate; approve its feedback instead "
+            '("flask --app movieclassifier quarantine approve --version '
+            f'{version}")'
+        )
+    load(session, version, model_dir)
+    newer = list(
+        session.scalars(
+            select(ModelVersion.version).where(
+                ModelVersion.version > version, ModelVersion.status == PROMOTED
             )
         )
-        session.execute(
-            update(ModelVersion).where(ModelVersion.version.in_(newer)).values(status=ROLLED_BACK)
-        )
-        set_current(session, version)
+    )
+    session.execute(
+        update(ModelVersion).where(ModelVersion.version.in_(newer)).values(status=ROLLED_BACK)
+    )
+    set_current(session, version)
     return sorted(newer)
 
 
@@ -357,7 +358,7 @@ def prune(
     protect: Collection[int] = (),
 ) -> PruneReport:
     """Drop the bytes and files of versions beyond the newest ``keep``, never the current one,
-    the base its lineage retrains from (``lineage``), nor those in ``protect``.
+    the base and the consolidated version its lineage retrains from, nor those in ``protect``.
 
     Registry rows stay (predictions refer to them); only their bytes go. Files in
     ``model_dir`` that no unpruned version names are removed once older than
@@ -365,9 +366,13 @@ def prune(
     """
     current = current_version(session)
     rows = list_versions(session)
-    # A retrain starts from the base of the current lineage: its bytes must stay.
-    base = lineage(session, current)[-1:] if current is not None else []
-    kept = {row.version for row in rows[:keep]} | {current} | set(base) | set(protect)
+    kept = {row.version for row in rows[:keep]} | {current} | set(protect)
+    if current is not None:
+        # A retrain starts from the lineage's newest consolidated version, or from its
+        # base (the gate's anchor, and the start of a full refit): their bytes must stay.
+        chain = lineage(session, current)
+        consolidated = {row.version for row in rows if row.consolidated}
+        kept |= {chain[-1], next((v for v in chain if v in consolidated), chain[-1])}
     pruned = [row for row in rows if row.version not in kept and row.pruned_at is None]
     for row in pruned:
         session.execute(delete(ModelBlob).where(ModelBlob.version == row.version))

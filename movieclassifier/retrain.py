@@ -1,28 +1,43 @@
 """The retraining job: learn the feedback no version has learned yet, gate it, publish it.
 
-One run holds the one-writer lock, hands back rows a dead run left claimed, claims a batch,
-learns, evaluates on the held-out set (the gate), writes the file under a fresh name, and
-then registers the version AND marks its rows in ONE transaction (docs/DESIGN.md,
+One run holds the one-writer lock and hands back rows a dead run left claimed. It first
+publishes a version without what was retracted or forgotten, if anything was. Then, batch
+by batch until every answer waiting at its start is done, it claims a batch, screens it
+(``screening``: suspect answers are quarantined alone), holds the domain slice out, learns
+the rest (``learning``), gates the result (``gate``), writes the file under a fresh name,
+and registers the version AND marks its rows in ONE transaction (docs/DESIGN.md,
 invariants 1, 2 and 7): a crash anywhere leaves either all of it or an orphan file.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import db, feedback, holdout, learning, locking, model_store
+from movieclassifier import (
+    db,
+    feedback,
+    gate,
+    holdout,
+    learning,
+    lifetime,
+    locking,
+    model_store,
+    retention,
+    screening,
+)
 from movieclassifier.config import Settings
 from movieclassifier.model import Labelled, SentimentModel
-from movieclassifier.schema import LEARNED, PROMOTED, QUARANTINED, REJECTED, RetrainRun
+from movieclassifier.schema import HELD_OUT, LEARNED, PROMOTED, QUARANTINED, REJECTED, RetrainRun
 
 log = logging.getLogger(__name__)
 
@@ -34,36 +49,34 @@ STATUSES = (PROMOTED, REJECTED, NOTHING_TO_LEARN, BUSY, FAILED)
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """What one run did; ``scripts/retrain.py --json`` prints it."""
+    """What one run did; ``scripts/retrain.py --json`` prints it.
+
+    A run that drained a backlog in several batches reports their sum, and its last
+    version; ``versions`` lists each version it registered.
+    """
 
     status: str
     version: int | None = None
     parent_version: int | None = None
     learned: int = 0
     quarantined: int = 0
+    held_out: int = 0
+    dropped: int = 0
     holdout_accuracy_before: float | None = None
     holdout_accuracy_after: float | None = None
     anchor_version: int | None = None
     holdout_accuracy_anchor: float | None = None
+    domain_accuracy_before: float | None = None
+    domain_accuracy_after: float | None = None
+    domain_rows: int = 0
     feedback_accuracy_before: float | None = None
     feedback_accuracy_after: float | None = None
+    versions: list[int] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class Accuracies(NamedTuple):
-    """The current and the new model's accuracy on the held-out set and on the batch, and the
-    anchor's (the version the lineage was trained from on a CSV) on the held-out set."""
-
-    holdout_before: float | None
-    holdout_after: float | None
-    feedback_before: float
-    feedback_after: float
-    holdout_anchor: float | None = None
-    anchor_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,8 @@ def retrain(
     wait: bool = False,
     batch_size: int | None = None,
 ) -> RetrainReport:
-    """Run once: learn up to ``batch_size`` new labels and publish or reject the result.
+    """Run once: learn every waiting label, in batches of ``batch_size``, and publish or
+    reject each batch's version; first drop what was retracted or forgotten.
 
     Returns a report with status ``busy`` when another run holds the lock (unless
     ``wait``), ``nothing_to_learn`` when no feedback is waiting.
@@ -125,20 +139,50 @@ def _run(
         if current is None:
             raise model_store.NoModel(f"no model to retrain; {model_store.TRAIN_HINT}")
         handed = feedback.hand_back(session)
+        waiting = lifetime.waiting(session)
+        drops = len(lifetime.pending_drops(session, current))
     if handed:
         log.warning("handed back %d feedback rows claimed by a run that died", handed)
-    claimed = claim(sessions, batch_size)
-    if not claimed:
+    reports = []
+    if drops:
+        # Alone, ahead of any batch: what a person took back leaves the model even when
+        # the gate would turn the next batch away.
+        reports.append(_learn_and_publish(sessions, settings, [], start))
+    # Every label waiting when the run began, in bounded batches: a backlog drains in one
+    # run, and answers arriving meanwhile wait for the next.
+    for _ in range(sum(math.ceil(count / batch_size) for count in waiting)):
+        claimed = claim(sessions, batch_size)
+        if not claimed:
+            break
+        try:
+            reports.append(_learn_and_publish(sessions, settings, claimed, start))
+        except BaseException:
+            # Also on SIGTERM (SystemExit): the rows go back for the next run.
+            with sessions.begin() as session:
+                feedback.hand_back(session)
+            raise
+    _expire(sessions, settings)
+    if not reports:
         return RetrainReport(
             NOTHING_TO_LEARN, version=current, seconds=start.seconds(), message="nothing to learn"
         )
+    return _combined(reports, start)
+
+
+def _expire(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Delete tracked predictions nobody answered within ``PREDICTION_RETENTION_DAYS``.
+
+    Like pruning, a failure here loses nothing and is only logged: the next run expires
+    them. Answered predictions are never touched (``retention``).
+    """
     try:
-        return _learn_and_publish(sessions, settings, claimed, start)
-    except BaseException:
-        # Also on SIGTERM (SystemExit): the rows go back for the next run.
-        with sessions.begin() as session:
-            feedback.hand_back(session)
-        raise
+        with sessions() as session:
+            expired = retention.expire_unanswered(session, settings.prediction_retention_days)
+    except SQLAlchemyError as exc:
+        log.warning("expiring unanswered predictions failed: %s", exc)
+        return
+    if expired:
+        log.info("deleted %d tracked predictions nobody answered", expired)
 
 
 def _learn_and_publish(
@@ -147,17 +191,31 @@ def _learn_and_publish(
     claimed: list[feedback.Claimed],
     start: _Start,
 ) -> RetrainReport:
+    """One batch: screen it, learn what stands, gate it, register and mark in one commit.
+
+    With no rows, a version that only drops what was taken back.
+    """
     with sessions() as session:
         current = model_store.load_current(session, settings.model_dir)
-        base, replay = _starting_point(session, current, settings.model_dir)
-        held = holdout.load(session)
-    new = Labelled([row.review for row in claimed], [row.label for row in claimed])
-    model = learning.learn(base, replay, new)
-    accuracies = _evaluate(current, base, model, held, new)
-    approved = all(row.approved for row in claimed)
-    status = _gate(accuracies, settings.gate_max_drop, approved)
+        assert current.version is not None
+        begin = lifetime.start_of(session, current.version)
+        drops = lifetime.pending_drops(session, current.version) if begin.full else None
+        base = _load(session, begin.version, current, settings.model_dir)
+        anchor = _load(session, begin.anchor, base, settings.model_dir)
+        replay = lifetime.replay(session, begin.replay)
+        held_set = holdout.set_of(session, current.version)
+        held = holdout.load(session, held_set) if held_set is not None else Labelled([], [])
+        domain = feedback.domain_slice(session)
+    batch = _Batch.split(claimed, current, base, replay, settings.gate_feedback_slice)
+    if claimed and not batch.learn_ids and not batch.slice_ids:
+        return _all_suspect(sessions, batch, current.version, start)
+    model = learning.learn(base, replay, batch.learning)
+    accuracies = gate.evaluate(current, anchor, model, held, domain, batch.learning)
+    status = gate.decide(accuracies, settings.gate_max_drop, batch.approved or not claimed)
+    consolidated = begin.full or len(replay.texts) + len(batch.learn_ids) >= (
+        lifetime.CONSOLIDATE_AFTER
+    )
     written = model_store.write(model, settings.model_dir)
-    ids = [row.id for row in claimed]
     with sessions.begin() as session:
         row = model_store.register(
             session,
@@ -165,38 +223,139 @@ def _learn_and_publish(
             model,
             status=status,
             source=model_store.RETRAIN_SOURCE,
-            source_detail=f"feedback ids {ids[0]}-{ids[-1]}",
+            source_detail=_source_detail(claimed, drops),
             parent_version=current.version,
-            learned=len(ids) if status == PROMOTED else 0,
-            holdout_accuracy=accuracies.holdout_after,
-            holdout_rows=len(held.texts),
-            details=_details(accuracies, base, replay, approved),
+            learned=len(batch.learn_ids) if status == PROMOTED else 0,
+            holdout_accuracy=accuracies.holdout.after,
+            holdout_rows=accuracies.holdout.rows,
+            holdout_set=held_set,
+            consolidated=consolidated,
+            details=_details(accuracies, begin, replay, batch, drops),
         )
-        marked = LEARNED if status == PROMOTED else QUARANTINED
-        count = feedback.mark(session, ids, row.version, marked)
-        if count != len(ids):
-            raise RuntimeError(f"marked {count} of {len(ids)} claimed feedback rows")
-        report = _report(status, row.version, current.version, count, accuracies, approved, start)
+        marked = _mark(session, batch, row.version, status)
+        if drops:
+            lifetime.mark_dropped(session, drops, row.version)
+        report = _report(status, row.version, current.version, marked, accuracies, batch, start)
+        report = replace(report, dropped=len(drops) if drops else 0)
+        if drops:
+            report = replace(report, message=f"{report.message}; {_dropped_note(drops)}")
         session.add(_run_row(report, start.at))
     model_store.write_sidecar(settings.model_dir, row)
     _prune(sessions, settings)
     return report
 
 
-def _starting_point(
-    session: Session, current: SentimentModel, model_dir: Path
-) -> tuple[SentimentModel, Labelled]:
-    """The base model to start from and the labels the current lineage already learned.
+def _load(
+    session: Session, version: int, loaded: SentimentModel, model_dir: Path
+) -> SentimentModel:
+    """Version ``version``, reusing ``loaded`` when it is that version."""
+    if loaded.version == version:
+        return loaded
+    return model_store.load(session, version, model_dir)
 
-    Raises:
-        model_store.ModelStoreError: the base version cannot be loaded.
+
+@dataclass(frozen=True)
+class _Batch:
+    """A claimed batch split by the screen: what is learned, held out, and quarantined."""
+
+    learn_ids: list[int]
+    learning: Labelled
+    slice_ids: list[int]
+    suspects: dict[int, tuple[float, str]]
+    approved: bool
+
+    @classmethod
+    def split(
+        cls,
+        claimed: list[feedback.Claimed],
+        current: SentimentModel,
+        base: SentimentModel,
+        replay: Labelled,
+        share: float,
+    ) -> _Batch:
+        approved = bool(claimed) and all(row.approved for row in claimed)
+        suspects: dict[int, tuple[float, str]] = {}
+        if claimed and not approved:
+            # An operator's approval settles those answers; the screen judges the others.
+            new = Labelled([row.review for row in claimed], [row.label for row in claimed])
+            verdicts = screening.screen(current, base, replay, new, [r.source for r in claimed])
+            suspects = {
+                row.id: (verdict.score, verdict.reason)
+                for row, verdict in zip(claimed, verdicts, strict=True)
+                if verdict.suspect
+            }
+        standing = [row for row in claimed if row.id not in suspects]
+        held = [] if approved else [row for row in standing if gate.in_slice(row.id, share)]
+        held_ids = {row.id for row in held}
+        learning_rows = [row for row in standing if row.id not in held_ids]
+        return cls(
+            [row.id for row in learning_rows],
+            Labelled([row.review for row in learning_rows], [row.label for row in learning_rows]),
+            [row.id for row in held],
+            suspects,
+            approved,
+        )
+
+
+def _mark(session: Session, batch: _Batch, version: int, status: str) -> dict[str, int]:
+    """Mark every claimed row; a rejected version quarantines the whole batch."""
+    suspects = list(batch.suspects)
+    if status == PROMOTED:
+        counts = {
+            LEARNED: feedback.mark(session, batch.learn_ids, version, LEARNED),
+            HELD_OUT: feedback.mark(session, batch.slice_ids, version, HELD_OUT),
+        }
+    else:
+        counts = {LEARNED: 0, HELD_OUT: 0}
+        suspects += batch.learn_ids + batch.slice_ids
+    counts[QUARANTINED] = feedback.mark(session, suspects, version, QUARANTINED)
+    feedback.suspects(session, batch.suspects)
+    expected = len(batch.learn_ids) + len(batch.slice_ids) + len(batch.suspects)
+    if sum(counts.values()) != expected:
+        raise RuntimeError(f"marked {sum(counts.values())} of {expected} claimed feedback rows")
+    return counts
+
+
+def _all_suspect(
+    sessions: sessionmaker[Session], batch: _Batch, current: int, start: _Start
+) -> RetrainReport:
+    """Every answer of the batch failed the screen: quarantine them, publish nothing.
+
+    They are recorded against the current version, which is what they were screened by.
     """
-    assert current.version is not None
-    chain = model_store.lineage(session, current.version)
-    base = (
-        current if chain[-1] == current.version else model_store.load(session, chain[-1], model_dir)
-    )
-    return base, feedback.replay(session, chain, learning.REPLAY_LIMIT)
+    ids = list(batch.suspects)
+    with sessions.begin() as session:
+        marked = feedback.mark(session, ids, current, QUARANTINED)
+        feedback.suspects(session, batch.suspects)
+        report = RetrainReport(
+            REJECTED,
+            version=None,
+            parent_version=current,
+            quarantined=marked,
+            seconds=start.seconds(),
+            message=f"all {marked} answers of the batch quarantined by the screen; "
+            "no version made" + _QUARANTINE_HINT,
+        )
+        session.add(_run_row(report, start.at))
+    return report
+
+
+_QUARANTINE_HINT = ' (see "flask --app movieclassifier quarantine list")'
+
+
+def _source_detail(claimed: list[feedback.Claimed], drops: lifetime.Drops | None) -> str:
+    if not claimed:
+        return f"dropped {len(drops) if drops else 0} labels taken back"
+    return f"feedback ids {claimed[0].id}-{claimed[-1].id}"
+
+
+def _dropped_note(drops: lifetime.Drops) -> str:
+    parts = []
+    if drops.retracted:
+        parts.append(f"{len(drops.retracted)} retracted")
+    if drops.removals:
+        parts.append(f"{len(drops.removals)} forgotten")
+    return "dropped the effect of " + " and ".join(parts) + " answers"
 
 
 def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
@@ -216,87 +375,32 @@ def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
         log.info("pruned the bytes of model versions %s", pruned)
 
 
-def _evaluate(
-    current: SentimentModel,
-    anchor: SentimentModel,
-    model: SentimentModel,
-    held: Labelled,
-    new: Labelled,
-) -> Accuracies:
-    """Score the current, the anchor (the lineage's base) and the new model.
-
-    The anchor is scored now, on the same held-out rows as the other two, rather than read
-    from its registry row: the held-out set may have been replaced since it was trained.
-    """
-    before = after = at_anchor = None
-    if held.texts:
-        before, at_anchor, after = _accuracies((current, anchor, model), held)
-    feedback_before, feedback_after = _accuracies((current, model), new)
-    return Accuracies(before, after, feedback_before, feedback_after, at_anchor, anchor.version)
-
-
-def _accuracies(models: tuple[SentimentModel, ...], rows: Labelled) -> tuple[float, ...]:
-    # The features do not depend on the model: hash the reviews once, not once per model.
-    features = models[0].vectorize(rows.texts)
-    scored: dict[int, float] = {}
-    for model in models:
-        # The anchor is often the current model itself: score each object once.
-        if id(model) not in scored:
-            scored[id(model)] = model.accuracy_of_features(features, rows.labels)
-    return tuple(scored[id(model)] for model in models)
-
-
-# So that a drop of exactly max_drop, or none, is not a rejection on a float round-off.
-_TOLERANCE = 1e-9
-
-
-def _gate(accuracies: Accuracies, max_drop: float, approved: bool) -> str:
-    """Promote unless held-out accuracy fell by more than ``max_drop`` since the current
-    version, or since the anchor (docs/DESIGN.md, invariant 7); approved labels pass it once.
-
-    Against the anchor, the version the lineage was trained from on a CSV, so that floods
-    each within ``max_drop`` of the one before cannot walk the model down step by step.
-
-    >>> _gate(Accuracies(0.90, 0.88, 0.5, 0.5), 0.01, approved=False)
-    'rejected'
-    >>> _gate(Accuracies(0.90, 0.88, 0.5, 0.5), 0.01, approved=True)
-    'promoted'
-
-    Each step 0.006, but 0.012 below the anchor: rejected.
-
-    >>> _gate(Accuracies(0.914, 0.908, 0.5, 0.5, holdout_anchor=0.92), 0.01, approved=False)
-    'rejected'
-
-    A lineage an operator's approval took below the anchor's bound may still learn, as long
-    as it loses nothing more.
-
-    >>> _gate(Accuracies(0.90, 0.902, 0.5, 0.5, holdout_anchor=0.92), 0.01, approved=False)
-    'promoted'
-    """
-    before, after = accuracies.holdout_before, accuracies.holdout_after
-    if approved or before is None or after is None:
-        return PROMOTED
-    if before - after > max_drop + _TOLERANCE:
-        return REJECTED
-    anchor = accuracies.holdout_anchor
-    past_anchor = anchor is not None and anchor - after > max_drop + _TOLERANCE
-    # Below the anchor's bound already (an approval took it there): it may hold, not fall.
-    return REJECTED if past_anchor and after < before - _TOLERANCE else PROMOTED
-
-
 def _details(
-    accuracies: Accuracies, base: SentimentModel, replay: Labelled, approved: bool
+    accuracies: gate.Accuracies,
+    begin: lifetime.Start,
+    replay: Labelled,
+    batch: _Batch,
+    drops: lifetime.Drops | None,
 ) -> dict[str, Any]:
     return {
         "recipe": learning.describe(),
-        "started_from_version": base.version,
+        "started_from_version": begin.version,
+        "full_refit": begin.full,
         "replayed": len(replay.texts),
-        "approved": approved,
+        "approved": batch.approved,
+        "held_out": len(batch.slice_ids),
+        "quarantined_alone": len(batch.suspects),
+        "dropped_retracted": len(drops.retracted) if drops else 0,
+        "dropped_forgotten": len(drops.removals) if drops else 0,
         "feedback_accuracy_before": accuracies.feedback_before,
         "feedback_accuracy_after": accuracies.feedback_after,
-        "holdout_accuracy_before": accuracies.holdout_before,
+        "holdout_accuracy_before": accuracies.holdout.before,
         "anchor_version": accuracies.anchor_version,
-        "holdout_accuracy_anchor": accuracies.holdout_anchor,
+        "holdout_accuracy_anchor": accuracies.holdout.anchor,
+        "domain_accuracy_before": accuracies.domain.before,
+        "domain_accuracy_after": accuracies.domain.after,
+        "domain_accuracy_anchor": accuracies.domain.anchor,
+        "domain_rows": accuracies.domain.rows,
     }
 
 
@@ -304,70 +408,110 @@ def _report(
     status: str,
     version: int,
     parent_version: int | None,
-    marked: int,
-    accuracies: Accuracies,
-    approved: bool,
+    marked: dict[str, int],
+    accuracies: gate.Accuracies,
+    batch: _Batch,
     start: _Start,
 ) -> RetrainReport:
-    learned = marked if status == PROMOTED else 0
-    quarantined = marked - learned
+    learned, held_out, quarantined = marked[LEARNED], marked[HELD_OUT], marked[QUARANTINED]
     return RetrainReport(
         status,
         version=version,
         parent_version=parent_version,
         learned=learned,
         quarantined=quarantined,
-        holdout_accuracy_before=accuracies.holdout_before,
-        holdout_accuracy_after=accuracies.holdout_after,
+        held_out=held_out,
+        holdout_accuracy_before=accuracies.holdout.before,
+        holdout_accuracy_after=accuracies.holdout.after,
         anchor_version=accuracies.anchor_version,
-        holdout_accuracy_anchor=accuracies.holdout_anchor,
+        holdout_accuracy_anchor=accuracies.holdout.anchor,
+        domain_accuracy_before=accuracies.domain.before,
+        domain_accuracy_after=accuracies.domain.after,
+        domain_rows=accuracies.domain.rows,
         feedback_accuracy_before=accuracies.feedback_before,
         feedback_accuracy_after=accuracies.feedback_after,
+        versions=[version],
         seconds=start.seconds(),
-        message=_message(status, version, learned, quarantined, accuracies, approved),
+        message=_message(status, version, marked, accuracies, batch),
     )
 
 
 def _message(
     status: str,
     version: int,
-    learned: int,
-    quarantined: int,
-    accuracies: Accuracies,
-    approved: bool,
+    marked: dict[str, int],
+    accuracies: gate.Accuracies,
+    batch: _Batch,
 ) -> str:
-    before = _percent(accuracies.holdout_before)
-    after = _percent(accuracies.holdout_after) + _anchor_note(accuracies)
+    held = accuracies.holdout
+    figures = f"held-out accuracy {_percent(held.before)} -> {_percent(held.after)}"
+    figures += _anchor_note(accuracies) + _domain_note(accuracies.domain)
     if status == REJECTED:
         return (
-            f"version {version} rejected: held-out accuracy {before} -> {after}; "
-            f"{quarantined} feedback rows quarantined "
-            '(see "flask --app movieclassifier quarantine list")'
+            f"version {version} rejected: {figures}; {marked[QUARANTINED]} feedback rows "
+            "quarantined" + _QUARANTINE_HINT
         )
-    bypass = " (approved feedback: gate bypassed)" if approved else ""
+    bypass = " (approved feedback: gate bypassed)" if batch.approved else ""
+    alone = ""
+    if marked[QUARANTINED]:
+        alone = f", quarantined {marked[QUARANTINED]} suspect answers" + _QUARANTINE_HINT
+    if marked[HELD_OUT]:
+        alone += f", held {marked[HELD_OUT]} out for the domain slice"
+    return f"version {version} promoted{bypass}: learned {marked[LEARNED]} labels{alone}, {figures}"
+
+
+def _anchor_note(accuracies: gate.Accuracies) -> str:
+    """The anchor's figure, when the lineage has moved on from it.
+
+    >>> held = gate.Scores(0.918, 0.915, 0.9206, 5000)
+    >>> _anchor_note(gate.Accuracies(held, gate.Scores(), 0.5, 0.5, anchor_version=1))
+    ' (held-out 0.9206 at the anchor v1 -> 0.9150)'
+    """
+    held = accuracies.holdout
+    if held.anchor is None or held.anchor == held.before:
+        return ""
     return (
-        f"version {version} promoted{bypass}: learned {learned} labels, "
-        f"held-out accuracy {before} -> {after}"
+        f" (held-out {_percent(held.anchor)} at the anchor v{accuracies.anchor_version} -> "
+        f"{_percent(held.after)})"
     )
 
 
-def _anchor_note(accuracies: Accuracies) -> str:
-    """The anchor's figure, when the lineage has moved on from it.
-
-    >>> _anchor_note(Accuracies(0.918, 0.915, 0.5, 0.5, holdout_anchor=0.9206, anchor_version=1))
-    ' (held-out 0.9206 at the anchor v1 -> 0.9150)'
+def _domain_note(domain: gate.Scores) -> str:
     """
-    anchor = accuracies.holdout_anchor
-    if anchor is None or anchor == accuracies.holdout_before:
+    >>> _domain_note(gate.Scores(0.8, 0.82, 0.75, 60))
+    '; domain slice (60 answers) 0.8000 -> 0.8200'
+    """
+    if not domain.rows:
         return ""
     return (
-        f" (held-out {_percent(anchor)} at the anchor v{accuracies.anchor_version} -> "
-        f"{_percent(accuracies.holdout_after)})"
+        f"; domain slice ({domain.rows} answers) {_percent(domain.before)} -> "
+        f"{_percent(domain.after)}"
     )
 
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _combined(reports: list[RetrainReport], start: _Start) -> RetrainReport:
+    """One report for a run of several batches: the sums, and the last batch's figures."""
+    if len(reports) == 1:
+        return replace(reports[0], seconds=start.seconds())
+    last = reports[-1]
+    versions = [v for report in reports for v in report.versions]
+    promoted = [report for report in reports if report.status == PROMOTED]
+    return replace(
+        last,
+        status=PROMOTED if promoted else REJECTED,
+        version=promoted[-1].version if promoted else last.version,
+        learned=sum(report.learned for report in reports),
+        quarantined=sum(report.quarantined for report in reports),
+        held_out=sum(report.held_out for report in reports),
+        dropped=sum(report.dropped for report in reports),
+        versions=versions,
+        seconds=start.seconds(),
+        message="; ".join(report.message for report in reports),
+    )
 
 
 def _record(sessions: sessionmaker[Session], report: RetrainReport, start: _Start) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -175,6 +176,8 @@ class StoredPrediction(Base):
     """
 
     __tablename__ = "predictions"
+    # The dashboard's id range of each version's predictions: index seeks on both backends.
+    __table_args__ = (Index("ix_predictions_model_version_id", "model_version", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # NOT NULL on PostgreSQL; on SQLite migration 0003 could only add it nullable (see there).

@@ -8,21 +8,35 @@ here returns review text: the dashboard is public.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Case, Integer, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Case,
+    ColumnElement,
+    Integer,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
+    HELD_OUT,
     LEARNED,
     LEARNING,
     PENDING,
     PROMOTED,
     QUARANTINED,
     REJECTED,
+    RETRACTED,
     CurrentModel,
     Feedback,
     ModelVersion,
@@ -49,6 +63,8 @@ class Counts:
     learned: int
     quarantined: int
     discarded: int
+    held_out: int = 0  # the gate's domain slice
+    retracted: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,15 +128,19 @@ class Series:
     promotions: list[Promotion]
 
 
-def counts(session: Session) -> Counts:
-    """Predictions stored and feedback by state: two aggregate queries."""
-    predictions = session.scalar(select(func.count()).select_from(StoredPrediction)) or 0
+def counts(session: Session, predictions: int | None = None) -> Counts:
+    """Predictions stored and feedback by state: two aggregate queries, or one when the
+    caller already counted the predictions (the dashboard sums ``versions``: every
+    prediction names a registered version, and registry rows are never deleted)."""
+    if predictions is None:
+        predictions = session.scalar(select(func.count()).select_from(StoredPrediction)) or 0
     states = feedback_states(session)
     return Counts(predictions=predictions, feedback=sum(states.values()), **states)
 
 
 def feedback_states(session: Session) -> dict[str, int]:
-    """Feedback rows waiting ("pending"), learned, quarantined and discarded: one query."""
+    """Feedback rows waiting ("pending"), learned, quarantined, discarded, held out (the
+    domain slice) and retracted: one query."""
     by_status = dict(
         session.execute(select(Feedback.status, func.count()).group_by(Feedback.status)).all()
     )
@@ -129,6 +149,8 @@ def feedback_states(session: Session) -> dict[str, int]:
         "learned": by_status.get(LEARNED, 0),
         "quarantined": by_status.get(QUARANTINED, 0),
         "discarded": by_status.get(DISCARDED, 0),
+        "held_out": by_status.get(HELD_OUT, 0),
+        "retracted": by_status.get(RETRACTED, 0),
     }
 
 
@@ -147,24 +169,12 @@ def versions(session: Session) -> list[VersionStats]:
     """Every version, newest first, with the live accuracy of the predictions it served.
 
     Live accuracy leaves out feedback an operator discarded: those answers were judged
-    untrustworthy.
+    untrustworthy. Three aggregates, none a join of every prediction with its feedback
+    (bench/results/dashboard.md): the registry, the predictions per version (counted on
+    the ``model_version`` index alone) and the answers per version (``answers_by_version``).
     """
-    served = (
-        select(
-            StoredPrediction.model_version.label("version"),
-            func.count(StoredPrediction.id).label("predictions"),
-            func.count(Feedback.id).label("answers"),
-            func.coalesce(func.sum(_is_correct()), 0).label("correct"),
-        )
-        .outerjoin(
-            Feedback,
-            (Feedback.prediction_id == StoredPrediction.id) & (Feedback.status != DISCARDED),
-        )
-        .group_by(StoredPrediction.model_version)
-        .subquery()
-    )
     current = select(CurrentModel.version).where(CurrentModel.id == 1).scalar_subquery()
-    query = (
+    registry = session.execute(
         select(
             ModelVersion.version,
             ModelVersion.status,
@@ -174,14 +184,17 @@ def versions(session: Session) -> list[VersionStats]:
             ModelVersion.learned,
             ModelVersion.holdout_accuracy,
             ModelVersion.pruned_at,
-            func.coalesce(served.c.predictions, 0),
-            func.coalesce(served.c.answers, 0),
-            func.coalesce(served.c.correct, 0),
             current,
-        )
-        .outerjoin(served, served.c.version == ModelVersion.version)
-        .order_by(ModelVersion.version.desc())
+        ).order_by(ModelVersion.version.desc())
+    ).all()
+    served = dict(
+        session.execute(
+            select(StoredPrediction.model_version, func.count()).group_by(
+                StoredPrediction.model_version
+            )
+        ).all()
     )
+    answered = answers_by_version(session)
     return [
         VersionStats(
             version=row[0],
@@ -191,14 +204,142 @@ def versions(session: Session) -> list[VersionStats]:
             promoted_at=as_utc(row[4]),
             learned=row[5] or 0,
             holdout_accuracy=row[6],
-            predictions=int(row[8]),
-            answers=int(row[9]),
-            correct=int(row[10]),
-            is_current=row[11] == row[0],
+            predictions=int(served.get(row[0], 0)),
+            answers=answered.get(row[0], (0, 0))[0],
+            correct=answered.get(row[0], (0, 0))[1],
+            is_current=row[8] == row[0],
             pruned=row[7] is not None,
         )
-        for row in session.execute(query)
+        for row in registry
     ]
+
+
+# More versions than this and the id ranges below make too long a statement: join instead.
+MAX_RANGED_VERSIONS = 400
+LOWEST_ID = -(2**63)
+
+
+def answers_by_version(session: Session) -> dict[int, tuple[int, int]]:
+    """Answers (not discarded) and how many were correct, per version that served them.
+
+    The answer to a prediction of version v is found by the prediction's id. The first and
+    last prediction of each version are two index look-ups (``id_ranges``); an answer whose
+    prediction id lies in the range of one version only is that version's, without reading
+    the prediction. Answers in ranges that overlap (while workers moved from one version to
+    the next) are joined with their predictions, and so is every answer when there are too
+    many versions for one statement.
+    """
+    kept = Feedback.status != DISCARDED
+    ranges = id_ranges(session)
+    if len(ranges) > MAX_RANGED_VERSIONS:
+        return _answers_joined(session, kept)
+    if not ranges:
+        return {}  # no prediction, so no answer
+    # Below the first range there is no prediction either; joined all the same.
+    segments: list[tuple[int, int | None]] = [(LOWEST_ID, None), *segments_of(ranges)]
+    bounds = [start for start, _ in segments[1:]]
+    segment = _bisect_case(Feedback.prediction_id, bounds, 0, len(segments)).label("segment")
+    rows = session.execute(
+        select(segment, func.count(), func.coalesce(func.sum(_is_correct()), 0))
+        .where(kept)
+        .group_by(segment)
+    )
+    found: dict[int, tuple[int, int]] = {}
+    overlaps = []
+    for index, answers, correct in rows:
+        version = segments[int(index)][1]
+        if version is None:
+            overlaps.append(int(index))
+            continue
+        before = found.get(version, (0, 0))
+        found[version] = (before[0] + int(answers), before[1] + int(correct))
+    if overlaps:
+        spans = [
+            Feedback.prediction_id.between(segments[i][0], segments[i + 1][0] - 1)
+            if i + 1 < len(segments)
+            else Feedback.prediction_id >= segments[i][0]
+            for i in overlaps
+        ]
+        for version, (answers, correct) in _answers_joined(session, kept & or_(*spans)).items():
+            before = found.get(version, (0, 0))
+            found[version] = (before[0] + answers, before[1] + correct)
+    return found
+
+
+def _answers_joined(session: Session, where: ColumnElement[bool]) -> dict[int, tuple[int, int]]:
+    rows = session.execute(
+        select(
+            StoredPrediction.model_version,
+            func.count(),
+            func.coalesce(func.sum(_is_correct()), 0),
+        )
+        .select_from(Feedback)
+        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+        .where(where)
+        .group_by(StoredPrediction.model_version)
+    )
+    return {int(version): (int(answers), int(correct)) for version, answers, correct in rows}
+
+
+def id_ranges(session: Session) -> list[tuple[int, int, int]]:
+    """(version, first prediction id, last prediction id) of every version that served any.
+
+    Two index look-ups per version: ``(model_version, id)`` is indexed (migration 0005).
+    """
+    first = (
+        select(func.min(StoredPrediction.id))
+        .where(StoredPrediction.model_version == ModelVersion.version)
+        .scalar_subquery()
+    )
+    last = (
+        select(func.max(StoredPrediction.id))
+        .where(StoredPrediction.model_version == ModelVersion.version)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(ModelVersion.version, first, last))
+    return [(version, lo, hi) for version, lo, hi in rows if lo is not None]
+
+
+def segments_of(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int | None]]:
+    """Cut the ids into segments, each (first id, its version or None where ranges overlap).
+
+    A segment runs to the next one's first id; the last runs past the last range, and
+    holds no prediction (so no answer) unless one was stored meanwhile: it is joined.
+
+    >>> segments_of([(1, 1, 10), (2, 8, 20), (3, 21, 30)])
+    [(1, 1), (8, None), (11, 2), (21, 3), (31, None)]
+    >>> segments_of([(5, 3, 3)])
+    [(3, 5), (4, None)]
+    """
+    begins: dict[int, list[int]] = {}
+    ends: dict[int, list[int]] = {}
+    for version, lo, hi in ranges:
+        begins.setdefault(lo, []).append(version)
+        ends.setdefault(hi + 1, []).append(version)
+    points = sorted(begins.keys() | ends.keys())
+    covering: set[int] = set()
+    segments: list[tuple[int, int | None]] = []
+    for start in points[:-1]:
+        covering.difference_update(ends.get(start, ()))
+        covering.update(begins.get(start, ()))
+        owner = next(iter(covering)) if len(covering) == 1 else None
+        if owner is not None and segments and segments[-1][1] == owner:
+            continue  # the same version goes on
+        segments.append((start, owner))
+    segments.append((points[-1], None))
+    return segments
+
+
+def _bisect_case(column: Any, bounds: list[int], lo: int, hi: int) -> Any:
+    """The index of the segment ``column`` falls in: ``bounds[i - 1] <= column < bounds[i]``
+    for segment ``i`` of ``lo`` to ``hi - 1``, as nested CASEs (log2 comparisons a row)."""
+    if hi - lo <= 1:
+        return literal(lo)
+    middle = (lo + hi) // 2
+    return case(
+        (column < bounds[middle - 1], _bisect_case(column, bounds, lo, middle)),
+        else_=_bisect_case(column, bounds, middle, hi),
+    )
 
 
 def current(version_stats: list[VersionStats]) -> VersionStats | None:
@@ -223,13 +364,28 @@ def live_accuracy(session: Session, max_points: int = MAX_POINTS) -> Series:
     kept = Feedback.status != DISCARDED
     total = session.scalar(select(func.count()).select_from(Feedback).where(kept)) or 0
     size = bucket_size(total, max_points)
+    # SQLite caps a compound SELECT at 500 parts: more buckets are numbered instead.
+    if session.get_bind().dialect.name == "sqlite" and 0 < math.ceil(total / size) <= 400:
+        rows = _buckets_by_id(session, size)
+    else:
+        rows = _buckets_numbered(session, size)
+    points = [
+        Point(int(b) * size, int(n), int(correct or 0), as_utc(first), as_utc(last))
+        for b, n, correct, first, last in rows
+    ]
+    return Series(size, total, points, promotions(session, points))
+
+
+def _buckets_numbered(session: Session, size: int) -> Sequence[tuple[Any, ...]]:
+    """(bucket, answers, correct, first, last) per ``size`` answers in id order: each kept
+    answer numbered by a window function, then grouped (PostgreSQL does this well)."""
     numbered = (
         select(
             Feedback.correct,
             Feedback.created_at,
             (func.row_number().over(order_by=Feedback.id) - 1).label("n"),
         )
-        .where(kept)
+        .where(Feedback.status != DISCARDED)
         .subquery()
     )
     bucket = func.cast(numbered.c.n, Integer) // size
@@ -244,11 +400,46 @@ def live_accuracy(session: Session, max_points: int = MAX_POINTS) -> Series:
         .group_by(bucket)
         .order_by(bucket)
     )
-    points = [
-        Point(int(b) * size, int(n), int(correct or 0), as_utc(first), as_utc(last))
-        for b, n, correct, first, last in rows
+    return [tuple(row) for row in rows]
+
+
+def _buckets_by_id(session: Session, size: int) -> Sequence[tuple[Any, ...]]:
+    """The same rows as ``_buckets_numbered``, for SQLite, where numbering and grouping
+    100,000 answers takes twice as long: the first id of each bucket is found by stepping
+    ``size`` answers on from the last one (one recursive query), then each bucket is an
+    id range aggregated on its own (bench/results/dashboard.md)."""
+    kept = Feedback.status != DISCARDED
+    later = aliased(Feedback)
+    first = select(func.min(Feedback.id)).where(kept).scalar_subquery()
+    starts = select(literal(0).label("k"), first.label("id")).cte("starts", recursive=True)
+    step = (
+        select(later.id)
+        .where(later.status != DISCARDED, later.id > starts.c.id)
+        .order_by(later.id)
+        .limit(1)
+        .offset(size - 1)
+        .scalar_subquery()
+    )
+    starts = starts.union_all(select(starts.c.k + 1, step).where(starts.c.id.is_not(None)))
+    bounds = list(
+        session.scalars(select(starts.c.id).where(starts.c.id.is_not(None)).order_by(starts.c.k))
+    )
+    parts = [
+        select(
+            literal(index),
+            func.count(),
+            func.sum(_is_correct()),
+            func.min(Feedback.created_at),
+            func.max(Feedback.created_at),
+        ).where(
+            kept,
+            Feedback.id >= low,
+            *([Feedback.id < bounds[index + 1]] if index + 1 < len(bounds) else []),
+        )
+        for index, low in enumerate(bounds)
     ]
-    return Series(size, total, points, promotions(session, points))
+    rows: list[tuple[Any, ...]] = [tuple(row) for row in session.execute(union_all(*parts))]
+    return sorted(rows, key=lambda row: int(row[0]))
 
 
 def promotions(session: Session, points: list[Point]) -> list[Promotion]:
@@ -401,12 +592,43 @@ class RecentAccuracy:
         )
 
 
+# recent_accuracy first looks at this many of the newest answers (of any version).
+RECENT_SCAN_FACTOR = 10
+
+
 def recent_accuracy(session: Session, window: int = COLLAPSE_WINDOW) -> RecentAccuracy:
-    """Live accuracy over the newest ``window`` answers to the current version: two queries.
+    """Live accuracy over the newest ``window`` answers to the current version: three
+    queries, four when the newest answers hold fewer than ``window`` for it.
 
     Answers an operator discarded do not count, as in ``versions``. The newest answers are
-    read by feedback id, newest first, and stop at ``window``: cheap enough for a scrape.
+    read by feedback id, newest first, and stop at ``window``. They are looked for among the
+    newest ``RECENT_SCAN_FACTOR * window`` answers first, each joined with its prediction:
+    when ``window`` of them are the current version's, no older answer can be among its
+    newest. Only otherwise (a version just promoted) are all answers searched, where
+    PostgreSQL joins the current version's predictions with every answer (bench/results/
+    dashboard.md).
     """
+    since = session.scalar(
+        select(Feedback.id)
+        .order_by(Feedback.id.desc())
+        .offset(RECENT_SCAN_FACTOR * window - 1)
+        .limit(1)
+    )
+    answers, correct = _newest_answers(session, window, since)
+    if since is not None and answers < window:
+        answers, correct = _newest_answers(session, window, None)
+    row = current_version(session)
+    return RecentAccuracy(
+        version=row.version if row else None,
+        answers=answers,
+        correct=correct,
+        holdout_accuracy=row.holdout_accuracy if row else None,
+    )
+
+
+def _newest_answers(session: Session, window: int, since: int | None) -> tuple[int, int]:
+    """How many of the newest ``window`` answers (from feedback id ``since`` on, if given)
+    to the current version there are, and how many say it was right."""
     newest = (
         select(Feedback.correct)
         .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
@@ -414,15 +636,11 @@ def recent_accuracy(session: Session, window: int = COLLAPSE_WINDOW) -> RecentAc
         .where(CurrentModel.id == 1, Feedback.status != DISCARDED)
         .order_by(Feedback.id.desc())
         .limit(window)
-        .subquery()
     )
+    if since is not None:
+        newest = newest.where(Feedback.id >= since)
+    counted = newest.subquery()
     answers, correct = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((newest.c.correct, 1), else_=0)), 0))
+        select(func.count(), func.coalesce(func.sum(case((counted.c.correct, 1), else_=0)), 0))
     ).one()
-    row = current_version(session)
-    return RecentAccuracy(
-        version=row.version if row else None,
-        answers=int(answers),
-        correct=int(correct),
-        holdout_accuracy=row.holdout_accuracy if row else None,
-    )
+    return int(answers), int(correct)

@@ -3,15 +3,16 @@
 A ``training_run.TrainingRun`` does the passes: a thread reads the CSV while the parent
 learns, worker processes hash each block once and spill it to a temporary directory, from
 which later epochs read it back (``features.pool``). The last ``holdout`` rows are kept
-out (a ring buffer, so the file is never held in memory), evaluated, and stored as the
-retraining gate's held-out set together with the new version, in one transaction. A bad
-file publishes nothing.
+out (a ring buffer, so the file is never held in memory), evaluated, and stored as a new
+evaluation set (``holdout.add_set``) that the new version records, in one transaction. A
+bad file publishes nothing.
 
 A new base goes through the gate too (docs/DESIGN.md, invariant 7): when a version is
-current and a held-out set is stored, both are scored on that set, and a new version more
-than ``gate_max_drop`` below the current one is registered as rejected, leaving the current
-version and its held-out set in place (``promote=True`` overrides). ``check`` finds what is
-wrong with a file (``Finding``); ``strict=True`` refuses to publish when anything is.
+current and its lineage records an evaluation set, both are scored on that set without the
+rows the new base trained on, and a new version more than ``gate_max_drop`` below the
+current one is registered as rejected, leaving the current version in place
+(``promote=True`` overrides). ``check`` finds what is wrong with a file (``Finding``);
+``strict=True`` refuses to publish when anything is.
 
 By default the model learns each training review's sentences (``features.sentence_features``),
 each labelled with its review's label, instead of the whole review: on the book's split
@@ -30,13 +31,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import features, model_store
+from movieclassifier import carrying, features, locking, model_store
 from movieclassifier import holdout as holdout_set
 from movieclassifier.csvdata import CSVFormatError, ReviewCSV
 from movieclassifier.features import pool as hashing_pool
 from movieclassifier.model import SentimentModel, compact, new_classifier
 from movieclassifier.schema import PROMOTED
-from movieclassifier.training_run import ProgressCallback, TrainingRun, TrainProgress
+from movieclassifier.training_run import (
+    ProgressCallback,
+    TrainedTexts,
+    TrainingRun,
+    TrainProgress,
+)
 
 __all__ = [
     "CSVFormatError",
@@ -118,6 +124,10 @@ class TrainReport:
     status: str = PROMOTED
     gate: holdout_set.GateResult | None = None
     findings: list[Finding] = field(default_factory=list)
+    # The plain base; ``version`` is the base with the carried labels when there are some.
+    base_version: int | None = None
+    carried: int = 0
+    carried_from: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +151,7 @@ def train_from_csv(
     promote: bool = False,
     strict: bool = False,
     warn: Callable[[Finding], None] | None = None,
+    carry_feedback: bool = True,
 ) -> TrainReport:
     """Train on ``path``; publish the result as the new current version unless the gate
     rejects it (``TrainReport.status``), which ``promote`` overrides.
@@ -150,7 +161,9 @@ def train_from_csv(
     ``workers`` hashing processes (default: one per core; 0 hashes in this process).
     ``curve`` records hold-out accuracy against reviews seen in ``TrainReport.curve``.
     ``sentences`` learns each training review's sentences instead of the whole review;
-    ``epochs`` defaults to ``default_epochs(sentences)``.
+    ``epochs`` defaults to ``default_epochs(sentences)``. ``carry_feedback`` learns the
+    labels the current version reflects onto the new base (``carrying``): the version that
+    becomes current is then the base with them, and the gate judges that one.
 
     Raises:
         CSVFormatError: the file is not a ``review,sentiment`` CSV with labels 0/1.
@@ -194,9 +207,22 @@ def train_from_csv(
             "examples_per_epoch": run.examples_per_epoch,
         }
     }
-    gate = holdout_set.gate_against_current(sessions, model_dir, model, gate_max_drop, promote)
-    details["gate"] = gate.as_dict()
-    version = _publish(sessions, model, model_dir, csv_file, parent, held, accuracy, details, gate)
+    # The one-writer lock (docs/DESIGN.md, invariant 1) from reading what is current to
+    # publishing: a retrain finishing meanwhile would otherwise publish over the new base.
+    with locking.retrain_lock(sessions.kw["bind"], wait=True):
+        carried = carrying.carry(sessions, model) if carry_feedback else None
+        served = carried.model if carried is not None else model
+        gate = holdout_set.gate_against_current(
+            sessions, model_dir, served, gate_max_drop, promote, trained=run.trained
+        )
+        details["gate"] = gate.as_dict()
+        base_version, version = _publish(
+            sessions,
+            _Made(model, carried, csv_file, parent, held, accuracy, details),
+            model_dir,
+            gate,
+            run.trained,
+        )
     rows = run.rows_per_epoch
     return TrainReport(
         rows,
@@ -213,6 +239,9 @@ def train_from_csv(
         gate.status,
         gate,
         findings,
+        base_version,
+        carried.labels if carried is not None else 0,
+        carried.from_version if carried is not None else None,
     )
 
 
@@ -282,35 +311,69 @@ def _starting_model(
         return model_store.load_current(session, model_dir)
 
 
+@dataclass(frozen=True)
+class _Made:
+    """What a run made: the plain base, the base with carried labels, and its figures."""
+
+    model: SentimentModel
+    carried: carrying.Carried | None
+    csv_file: ReviewCSV
+    parent: int | None
+    held: tuple[list[str], list[int]]
+    accuracy: float | None
+    details: dict[str, Any]
+
+
 def _publish(
     sessions: sessionmaker[Session],
-    model: SentimentModel,
+    made: _Made,
     model_dir: Path,
-    csv_file: ReviewCSV,
-    parent: int | None,
-    held: tuple[list[str], list[int]],
-    accuracy: float | None,
-    details: dict[str, Any],
     gate: holdout_set.GateResult,
-) -> int:
-    written = model_store.write(model, model_dir)
+    trained: TrainedTexts,
+) -> tuple[int, int]:
+    """Register the base, and the base with carried labels, in one transaction: workers
+    never see the plain base current when labels were carried. Returns both versions."""
+    written = model_store.write(made.model, model_dir)
+    carried = made.carried
+    written_carried = model_store.write(carried.model, model_dir) if carried else None
     with sessions.begin() as session:
+        # Its own held-out rows as a new set, else the set it was gated on (never one
+        # with rows it trained on); no other version's set changes.
+        evaluated_on = holdout_set.set_for_new_base(
+            session, gate, made.held, made.csv_file.path.name, trained
+        )
         row = model_store.register(
             session,
             written,
-            model,
+            made.model,
             status=gate.status,
             source="csv",
-            source_detail=csv_file.path.name,
-            source_sha256=csv_file.sha256,
-            parent_version=parent,
-            holdout_accuracy=accuracy,
-            holdout_rows=len(held[0]),
-            details=details,
+            source_detail=made.csv_file.path.name,
+            source_sha256=made.csv_file.sha256,
+            parent_version=made.parent,
+            holdout_accuracy=made.accuracy,
+            holdout_rows=len(made.held[0]),
+            holdout_set=evaluated_on,
+            details=made.details,
         )
-        # A rejected version leaves the held-out set of the current one in place.
-        if held[0] and gate.status == PROMOTED:
-            holdout_set.replace(session, *held)
-        version = row.version
-    model_store.write_sidecar(model_dir, row)
-    return version
+        served = row
+        if carried is not None and written_carried is not None:
+            held = made.held
+            served = model_store.register(
+                session,
+                written_carried,
+                carried.model,
+                status=gate.status,
+                source=model_store.RETRAIN_SOURCE,
+                source_detail=f"carried {carried.labels} labels of version {carried.from_version}",
+                parent_version=row.version,
+                holdout_accuracy=carried.model.accuracy(*held) if held[0] else None,
+                holdout_rows=len(held[0]),
+                holdout_set=evaluated_on,
+                carried_from=carried.from_version,
+                consolidated=True,
+                details=carrying.details(carried),
+            )
+        versions = row.version, served.version
+    model_store.write_sidecar(model_dir, served)
+    return versions

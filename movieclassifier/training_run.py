@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,46 @@ class TrainProgress:
 ProgressCallback = Callable[[TrainProgress], None]
 
 
+class TrainedTexts:
+    """The reviews a run trained on, as a 64-bit hash of each exact text: ``text in trained``.
+
+    Eight bytes a review, so a whole corpus fits. The hash is Python's ``hash`` of the
+    string, the same within this process (the gate asks in the process that trained). A
+    collision can only make a held-out row look trained: it is left out, never scored.
+
+    >>> trained = TrainedTexts()
+    >>> trained.add(["a fine film", "a dull film"])
+    >>> "a dull film" in trained, "a dull film." in trained, len(trained)
+    (True, False, 2)
+    """
+
+    def __init__(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._sorted: np.ndarray = np.empty(0, dtype=np.int64)
+
+    def add(self, texts: Iterable[str]) -> None:
+        """Record ``texts`` as trained on (safe from one thread while no other asks)."""
+        self._blocks.append(np.fromiter(map(hash, texts), dtype=np.int64))
+
+    def __contains__(self, text: object) -> bool:
+        if not isinstance(text, str):
+            return False
+        hashes = self._hashes()
+        key = hash(text)
+        at = int(np.searchsorted(hashes, key))
+        return at < len(hashes) and int(hashes[at]) == key
+
+    def __len__(self) -> int:
+        """How many distinct texts (hashes) were recorded."""
+        return len(self._hashes())
+
+    def _hashes(self) -> np.ndarray:
+        if self._blocks:
+            self._sorted = np.unique(np.concatenate([self._sorted, *self._blocks]))
+            self._blocks = []
+        return self._sorted
+
+
 class TrainingRun:
     """One training run: learns batches in order, keeps the spill files and the curve."""
 
@@ -85,6 +125,8 @@ class TrainingRun:
         # The hold-out rows and their hashing, set by the reader at the end of the file.
         self.held: tuple[list[str], list[int]] = ([], [])
         self.held_files: list[tuple[Future, Path]] = []
+        # The training reviews (not the held-out ones), for the gate to leave out.
+        self.trained = TrainedTexts()
         self.blocks_per_step = 1
         self.step: list[tuple[sparse.csr_matrix, np.ndarray, int]] = []
         self.curve: list[tuple[int, float]] = []
@@ -154,6 +196,7 @@ class TrainingRun:
                 self.files.append(path)
                 self.file_reviews.append(len(texts))
                 self.positives += sum(labels)
+                self.trained.add(texts)
                 future = self.pool.submit(
                     hashing_pool.hash_to_file, texts, labels, str(path), self.sentences
                 )

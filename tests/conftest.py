@@ -148,6 +148,8 @@ def settings(tmp_path, database_url) -> Settings:
         secret_key="test-secret",
         model_reload_seconds=0,
         ratelimit_enabled=False,
+        # Tests count what each run learned; the domain slice's own tests turn it on.
+        gate_feedback_slice=0.0,
     )
 
 

@@ -106,10 +106,17 @@ def publish(trained: TrainedModel, sessions: sessionmaker[Session], model_dir: P
     model = pickle.loads(trained.model_file.read_bytes())
     written = model_store.write(model, model_dir)
     with sessions.begin() as session:
-        row = model_store.register(
-            session, written, model, status=PROMOTED, **copy.deepcopy(trained.register)
+        evaluated_on = holdout_set.add_set(
+            session, *trained.held, trained.register["source_detail"]
         )
-        holdout_set.replace(session, *trained.held)
+        row = model_store.register(
+            session,
+            written,
+            model,
+            status=PROMOTED,
+            holdout_set=evaluated_on,
+            **copy.deepcopy(trained.register),
+        )
         version = row.version
     model_store.write_sidecar(model_dir, row)
     return version

@@ -13,6 +13,13 @@ polling, nothing in the package. The points, in the order a run reaches them:
 - ``mark``: ``feedback.mark`` has marked the rows; not committed.
 - ``sidecar``: the version and its rows are committed; ``model_store.write_sidecar`` has
   not started.
+
+Two more points are about the lifetime of a label:
+
+- ``drop``: a run publishing a version without a retracted or forgotten label has recorded
+  the drop (``lifetime.mark_dropped``); not committed.
+- ``carry``: ``train CSV`` (this point runs the train command instead) has registered the
+  base with the carried labels after the plain base; not committed.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from movieclassifier import configure_logging, feedback, learning, model_store, retrain
+from movieclassifier import configure_logging, feedback, learning, lifetime, model_store, retrain
 from movieclassifier.cli.operate import retrain_command
+from movieclassifier.cli.train import train_command
 from movieclassifier.config import Settings
 
 
@@ -94,6 +102,22 @@ def arm_sidecar() -> None:
     model_store.write_sidecar = before(model_store.write_sidecar)
 
 
+def arm_drop() -> None:
+    lifetime.mark_dropped = after(lifetime.mark_dropped)
+
+
+def arm_carry() -> None:
+    register = model_store.register
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        row = register(*args, **kwargs)
+        if kwargs.get("carried_from") is not None:
+            die()
+        return row
+
+    model_store.register = run
+
+
 ARM = {
     "claim": arm_claim,
     "learn": arm_learn,
@@ -101,16 +125,22 @@ ARM = {
     "register": arm_register,
     "mark": arm_mark,
     "sidecar": arm_sidecar,
+    "drop": arm_drop,
+    "carry": arm_carry,
 }
-POINTS = tuple(ARM)
+# The seams of every batch a run learns, in order.
+POINTS = ("claim", "learn", "rename", "register", "mark", "sidecar")
+# The points in ``train`` rather than ``retrain``.
+TRAIN_POINTS = ("carry",)
 
 
 def main(argv: list[str]) -> None:
     if not argv or argv[0] not in ARM:
-        sys.exit(f"usage: crashing_retrain.py {{{','.join(POINTS)}}} [retrain options]")
+        sys.exit(f"usage: crashing_retrain.py {{{','.join(ARM)}}} [command options]")
     ARM[argv[0]]()
     configure_logging(Settings.from_env().log_level)
-    retrain_command(args=argv[1:], prog_name="crashing_retrain.py")
+    command = train_command if argv[0] in TRAIN_POINTS else retrain_command
+    command(args=argv[1:], prog_name="crashing_retrain.py")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from movieclassifier import feedback, model_store
-from movieclassifier.schema import LEARNED, Feedback, ModelVersion
+from movieclassifier.schema import LEARNED, Feedback, ModelVersion, Removal
 from servers import REPO_ROOT, settings_env, subprocess_env
 
 MOVIE_DATA = REPO_ROOT / "data" / "movie_data.csv.gz"
@@ -64,13 +64,23 @@ def assert_learned_exactly_once(session, expected_ids) -> None:
     assert len(rows) == len(expected_ids)
     assert {row.status for row in rows} == {LEARNED}
     assert all(row.learned_version is not None for row in rows)
+    # Credited to a version: labels standing, and those taken back since (retracted ones
+    # keep their learned_version; a forgotten one leaves a removal that names it).
     learned_total = session.scalar(select(func.sum(ModelVersion.learned))) or 0
-    assert learned_total == session.scalar(
-        select(func.count()).select_from(Feedback).where(Feedback.status == LEARNED)
+    credited = session.scalar(
+        select(func.count()).select_from(Feedback).where(Feedback.learned_version.is_not(None))
     )
+    removed = session.scalar(
+        select(func.count()).select_from(Removal).where(Removal.learned_version.is_not(None))
+    )
+    assert learned_total == credited + removed
     for version in {row.learned_version for row in rows}:
         registered = session.get(ModelVersion, version)
-        assert registered.learned == sum(1 for row in rows if row.learned_version == version)
+        assert registered.learned == session.scalar(
+            select(func.count()).select_from(Feedback).where(Feedback.learned_version == version)
+        ) + session.scalar(
+            select(func.count()).select_from(Removal).where(Removal.learned_version == version)
+        )
 
 
 def run_retrain(settings, *args, extra_env=None, timeout=300) -> subprocess.CompletedProcess:

@@ -39,6 +39,7 @@ def settings_env(settings, **extra: str) -> dict[str, str]:
         "MODEL_RELOAD_SECONDS": str(settings.model_reload_seconds),
         "RATELIMIT_ENABLED": str(settings.ratelimit_enabled).lower(),
         "GATE_MAX_DROP": str(settings.gate_max_drop),
+        "GATE_FEEDBACK_SLICE": str(settings.gate_feedback_slice),
     }
     env.update(extra)
     return env

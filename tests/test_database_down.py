@@ -166,7 +166,7 @@ def test_a_bug_in_a_command_is_a_traceback_not_one_line(app, settings, engine, m
     monkeypatch.setenv("MODEL_DIR", str(settings.model_dir))
     monkeypatch.setenv("APP_ENV", "testing")
     drop_table(engine, "feedback")
-    result = app.test_cli_runner().invoke(args=["versions"])
+    result = app.test_cli_runner().invoke(args=["quarantine", "list"])
     assert result.exit_code == 1
     assert "is unavailable" not in result.output
     assert isinstance(result.exception, DBAPIError)

@@ -1,8 +1,10 @@
-"""The gate's anchor (docs/DESIGN.md, invariant 7): floods of lies cannot walk a model down.
+"""Floods of lies cannot walk a model down (docs/DESIGN.md, invariants 7 and 11).
 
-Each flood is small enough that its own step passes a gate that only compares a version
-with the current one; together they would take the model far below where its lineage
-started. The anchor, the version trained from the CSV, bounds the cumulative drop.
+Confident lies are quarantined answer by answer (``screening``). Subtle ones, on reviews the
+model is unsure of, pass the screen: each flood is small enough that its own step passes a
+gate that only compares a version with the current one, and together they would take the
+model far below where its lineage started. The anchor, the version trained from the CSV,
+bounds the cumulative drop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import select
 
 from loop_helpers import add_feedback, add_labelled, movie_rows
 from movieclassifier import feedback, model_store, retrain
-from movieclassifier.schema import PROMOTED, QUARANTINED, REJECTED, Feedback, ModelVersion
+from movieclassifier.schema import PROMOTED, QUARANTINED, Feedback
 
 # Measured on the IMDb fixture (held-out 0.842 on 500 rows) with the step rule alone:
 # floods of 20 inverted positives take it 0.842 -> 0.842 -> 0.828 -> 0.804 -> 0.782 ->
@@ -22,6 +24,8 @@ FLOODS = 6
 FLOOD_SIZE = 20
 MAX_DROP = 0.03
 LIFT_SIZE = 100
+# Lies the screen lets through: reviews the model calls positive without confidence.
+UNSURE = (0.5, 0.75)
 
 
 def inverted_floods():
@@ -31,53 +35,69 @@ def inverted_floods():
     return [positives[k * FLOOD_SIZE : (k + 1) * FLOOD_SIZE] for k in range(FLOODS)]
 
 
+def unsure_floods(sessions, model_dir):
+    """Positive reviews the fixture calls positive at 0.5-0.75, in floods: subtle lies."""
+    with sessions() as session:
+        model = model_store.load_current(session, model_dir)
+    positives = [review for review, label in movie_rows(6000, skip=2500) if label == 1]
+    probabilities = model.predict(positives)
+    unsure = [
+        review
+        for review, p in zip(positives, probabilities, strict=True)
+        if UNSURE[0] < p.positive_probability < UNSURE[1]
+    ]
+    assert len(unsure) >= FLOODS * FLOOD_SIZE, len(unsure)
+    return [unsure[k * FLOOD_SIZE : (k + 1) * FLOOD_SIZE] for k in range(FLOODS)]
+
+
 def holdout_of_current(sessions):
     with sessions() as session:
         row = model_store.get_version(session, model_store.current_version(session))
         return row.version, row.holdout_accuracy
 
 
-def test_small_floods_of_lies_cannot_walk_the_model_down(settings, engine, sessions, imdb_model):
+def test_floods_of_confident_lies_are_quarantined_answer_by_answer(
+    settings, engine, sessions, imdb_model
+):
     settings = dataclasses.replace(settings, gate_max_drop=MAX_DROP)
     _, anchor_accuracy = holdout_of_current(sessions)
-    reports = []
+    learned = 0
     for flood in inverted_floods():
+        ids = add_feedback(sessions, settings.model_dir, flood, correct=False)
+        report = retrain.retrain(engine, settings)
+        learned += report.learned
+        _, current_accuracy = holdout_of_current(sessions)
+        assert anchor_accuracy - current_accuracy <= MAX_DROP + 1e-9, report
+        with sessions() as session:
+            rows = list(session.scalars(select(Feedback).where(Feedback.id.in_(ids))))
+        screened = [row for row in rows if row.quarantine_reason is not None]
+        # Most of each flood is quarantined alone, each answer with its score and reason.
+        assert len(screened) >= FLOOD_SIZE * 3 // 4, report
+        assert all(row.status == QUARANTINED and row.quarantine_score for row in screened)
+    # A handful of the 120 lies may be learned; a flood cannot steer the model.
+    assert learned <= FLOODS * FLOOD_SIZE // 10
+
+
+def test_subtle_floods_cannot_walk_the_model_down(settings, engine, sessions, imdb_model):
+    """Lies on reviews the model is unsure of: no single one is confident, but a flood
+    of them disagrees far more than honest answers would, and is quarantined whole."""
+    settings = dataclasses.replace(settings, gate_max_drop=MAX_DROP)
+    _, anchor_accuracy = holdout_of_current(sessions)
+    learned = 0
+    for flood in unsure_floods(sessions, settings.model_dir):
         add_feedback(sessions, settings.model_dir, flood, correct=False)
         report = retrain.retrain(engine, settings)
-        reports.append(report)
-        assert (report.anchor_version, report.holdout_accuracy_anchor) == (
-            imdb_model,
-            anchor_accuracy,
-        )
+        learned += report.learned
         _, current_accuracy = holdout_of_current(sessions)
-        assert anchor_accuracy - current_accuracy <= MAX_DROP + 1e-9, reports
-    statuses = [report.status for report in reports]
-    # The first flood passes; later ones are refused (one that stays within the bound of the
-    # anchor may still pass), the last one too.
-    assert statuses[0] == PROMOTED, reports
-    assert REJECTED in statuses and statuses[-1] == REJECTED, reports
-    # Every one of them would have passed the step rule alone: no step fell by max_drop...
-    steps = [r.holdout_accuracy_before - r.holdout_accuracy_after for r in reports]
-    assert max(steps) <= MAX_DROP, steps
-    # ...while the rejected ones fell past it, counted from the anchor.
-    rejected = [r for r in reports if r.status == REJECTED]
-    assert all(anchor_accuracy - r.holdout_accuracy_after > MAX_DROP for r in rejected)
+        assert anchor_accuracy - current_accuracy <= MAX_DROP + 1e-9, report
+    assert learned <= FLOODS * FLOOD_SIZE // 10
     with sessions() as session:
-        quarantined = session.scalars(
-            select(Feedback.quarantined_version).where(Feedback.status == QUARANTINED)
-        ).all()
-        assert set(quarantined) == {r.version for r in rejected}
-        assert len(quarantined) == len(rejected) * FLOOD_SIZE
-        details = session.get(ModelVersion, rejected[0].version).details
-    # The version and the message name the anchor and its figure.
-    assert (details["anchor_version"], details["holdout_accuracy_anchor"]) == (
-        imdb_model,
-        anchor_accuracy,
-    )
-    assert details["started_from_version"] == imdb_model
-    after = rejected[0].holdout_accuracy_after
-    anchor = f"(held-out {anchor_accuracy:.4f} at the anchor v{imdb_model} -> {after:.4f})"
-    assert anchor in rejected[0].message
+        reasons = set(
+            session.scalars(
+                select(Feedback.quarantine_reason).where(Feedback.status == QUARANTINED)
+            )
+        )
+    assert reasons and all(reason and len(reason) <= 64 for reason in reasons)
 
 
 def test_below_the_anchors_bound_by_approval_the_model_may_still_improve(
@@ -86,11 +106,12 @@ def test_below_the_anchors_bound_by_approval_the_model_may_still_improve(
     """An operator's approval may take a lineage past the bound; it is not frozen there."""
     settings = dataclasses.replace(settings, gate_max_drop=MAX_DROP)
     lies = [review for flood in inverted_floods()[:3] for review in flood]
-    add_feedback(sessions, settings.model_dir, lies, correct=False)
+    ids = add_feedback(sessions, settings.model_dir, lies, correct=False)
     rejected = retrain.retrain(engine, settings)
-    assert rejected.status == REJECTED
+    assert rejected.learned <= len(lies) // 10, rejected
     with sessions.begin() as session:
-        feedback.approve(session, version=rejected.version)
+        quarantined = [i for i in ids if session.get(Feedback, i).status == QUARANTINED]
+        feedback.approve(session, quarantined)
     approved = retrain.retrain(engine, settings)
     assert approved.status == PROMOTED
     assert approved.holdout_accuracy_anchor - approved.holdout_accuracy_after > MAX_DROP

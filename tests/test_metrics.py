@@ -93,11 +93,15 @@ def test_metrics_count_feedback_rows_by_state(client, sessions):
         v1 = add_version(session, PROMOTED, promoted_at=T0)
         add_answers(session, v1, [True, False, True], status=PENDING)
         add_answers(session, v1, [False], status=QUARANTINED)
+        add_answers(session, v1, [True, True], status="held_out")
+        add_answers(session, v1, [True], status="retracted")
     samples = scrape(client)
     rows = "movieclassifier_feedback_rows"
     assert value(samples, rows, state="pending") == 3
     assert value(samples, rows, state="quarantined") == 1
     assert value(samples, rows, state="learned") == 0
+    assert value(samples, rows, state="held_out") == 2
+    assert value(samples, rows, state="retracted") == 1
 
 
 def test_metrics_report_retrain_runs_by_outcome_and_duration(client, sessions):

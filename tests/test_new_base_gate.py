@@ -35,7 +35,7 @@ def train(runner, path, *options):
 
 
 def state(sessions):
-    """The current version, every version's status, and the stored held-out set."""
+    """The current version, every version's status, and the current version's evaluation set."""
     with sessions() as session:
         statuses = {row.version: row.status for row in model_store.list_versions(session)}
         return model_store.current_version(session), statuses, holdout.load(session)
@@ -53,23 +53,32 @@ def test_the_first_model_is_promoted(runner, env, sessions, tmp_path):
     assert held.texts == [review for review, _ in rows[-HELD:]]
     with sessions() as session:
         assert model_store.get_version(session, 1).details["gate"]["reason"] == holdout.FIRST
+        own = holdout.set_of(session, 1)
+    assert own is not None and f"on {HELD} rows (stored as evaluation set {own})" in result.stdout
 
 
 def test_a_worse_base_is_rejected_and_the_current_version_stays(
     runner, env, sessions, client, imdb_model, tmp_path
 ):
     before = state(sessions)
+    with sessions() as session:
+        evaluated_on = holdout.set_of(session, imdb_model)
     # Mislabeled reviews: the model learns the opposite of sentiment.
     path = write_csv(tmp_path / "worse.csv", flipped(mixed(600, skip=3000)))
     result = train(runner, path, *OK_OPTIONS, "--json")
     assert result.exit_code == 1
     version = imdb_model + 1
     assert f"Error: version {version} was rejected: its held-out accuracy" in result.stderr
+    assert f"on the 500 rows of evaluation set {evaluated_on} (version {imdb_model}'s)" in (
+        result.stderr
+    )
     assert f"version {imdb_model} stays current and keeps its held-out set" in result.stderr
     figures = json.loads(result.stdout)
     assert figures["status"] == REJECTED and figures["version"] == version
     gate = figures["gate"]
     assert gate["current_version"] == imdb_model and gate["rows"] == len(before[2].texts)
+    # The worse file holds none of the current version's held-out rows: none left out.
+    assert gate["holdout_set"] == evaluated_on and gate["left_out"] == 0
     assert gate["accuracy_current"] > 0.8 > 0.5 > gate["accuracy_new"]
     current, statuses, held = state(sessions)
     assert current == imdb_model
@@ -86,6 +95,7 @@ def test_promote_publishes_a_worse_base_anyway(runner, env, sessions, client, im
     version = imdb_model + 1
     assert f"published version {version}" in result.stdout
     assert "(below the gate; published because of --promote)" in result.stdout
+    assert "; gated on the 500 rows of evaluation set" in result.stdout
     current, statuses, held = state(sessions)
     assert current == version and statuses[version] == PROMOTED
     # Promoted: its held-out rows are now the set later versions are gated on.
@@ -101,13 +111,29 @@ def test_promote_publishes_a_worse_base_anyway(runner, env, sessions, client, im
 def test_a_base_no_worse_than_the_current_one_is_published(
     runner, env, sessions, imdb_model, tmp_path
 ):
-    path = write_csv(tmp_path / "better.csv", mixed(3000, skip=3000))
+    rows = mixed(3000, skip=3000)
+    path = write_csv(tmp_path / "better.csv", rows)
     result = train(runner, path, "--holdout", 500, "--workers", 0, "--quiet")
     assert result.exit_code == 0, result.output
     assert "against 0.8" in result.stdout and f"for version {imdb_model}" in result.stdout
+    with sessions() as session:
+        old_set = holdout.set_of(session, imdb_model)
+        old_rows = holdout.load(session, old_set).texts
+    # The IMDb data repeats a review: the gate leaves out the one this file trains on.
+    trained = {review for review, _ in rows[:-500]}
+    left_out = sum(review in trained for review in old_rows)
+    assert left_out == 1
+    assert (
+        f"gated on the {500 - left_out} rows of evaluation set {old_set} (version "
+        f"{imdb_model}'s; {left_out} more left out: this run trained on them)"
+    ) in result.stdout
     current, statuses, held = state(sessions)
     assert current == imdb_model + 1 and statuses[current] == PROMOTED
     assert held.texts == [review for review, _ in movie_rows(500, skip=5500)]
+    with sessions() as session:
+        # Its own rows are a new set; the old version keeps its own.
+        assert holdout.set_of(session, current) not in (None, old_set)
+        assert holdout.count(session, old_set) == 500
 
 
 def _one_class_holdout():

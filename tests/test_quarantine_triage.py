@@ -112,6 +112,7 @@ def test_list_json_has_the_whole_rows_in_rank_order(runner, env, quarantine):
         "label": "negative",
         "predicted": {"label": "positive", "probability": pytest.approx(0.97)},
         "rejected_version": quarantine.version,
+        "reason": None,
         "holdout_accuracy_before": pytest.approx(0.88),
         "holdout_accuracy_after": pytest.approx(0.74),
         "source": FIRST,

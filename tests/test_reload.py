@@ -8,7 +8,7 @@ import requests
 
 from corpus import POSITIVE_REVIEWS
 from loop_helpers import add_feedback
-from movieclassifier import model_store, retrain
+from movieclassifier import lifetime, retrain
 from servers import gunicorn_server, settings_env
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def test_two_servers_with_their_own_model_dirs_follow_promotion_and_rollback(
         assert report.status == "promoted"
         for url in (url_a, url_b):
             wait_for_version(url, report.version)
-        model_store.rollback(sessions, settings.model_dir, seed_model)
+        lifetime.rollback(sessions, settings.model_dir, seed_model)
         for url in (url_a, url_b):
             wait_for_version(url, seed_model)
     # Server b never had the files on its disk: it fetched the bytes from the database.

@@ -1,7 +1,8 @@
 """The click commands: ``flask --app movieclassifier ...`` and the scripts in ``scripts/``.
 
 ``train`` makes models from data, ``operate`` runs the loop and its operator commands,
-``quarantine`` triages what the gate held back, ``common`` holds what they share.
+``quarantine`` triages what the screen and the gate held back, ``take_back`` retracts
+answers and forgets reviews, ``common`` holds what they share.
 ``init_app(app)`` registers them all; ``app_settings()`` is how ``create_app`` reads the
 environment (one line for a bad setting under a command).
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from movieclassifier.cli import operate, quarantine, train
+from movieclassifier.cli import operate, quarantine, take_back, train
 from movieclassifier.cli.common import app_settings
 
 __all__ = ["COMMANDS", "app_settings", "init_app"]
 
-COMMANDS = train.COMMANDS + operate.COMMANDS + quarantine.COMMANDS
+COMMANDS = train.COMMANDS + operate.COMMANDS + quarantine.COMMANDS + take_back.COMMANDS
 
 
 def init_app(app: Flask) -> None:

@@ -17,7 +17,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from movieclassifier import locking, model_store, retrain, stats
+from movieclassifier import lifetime, locking, model_store, retention, retrain, stats
 from movieclassifier.cli.common import database, explain_database_errors
 from movieclassifier.config import ConfigError, Settings, parse_duration
 from movieclassifier.schema import iso_utc
@@ -147,21 +147,44 @@ def versions_command(limit: int, as_json: bool) -> None:
 
 @click.command("rollback")
 @click.argument("version", type=int)
-def rollback_command(version: int) -> None:
+@click.option(
+    "--drop-labels",
+    is_flag=True,
+    help="Discard the labels the rolled-back versions learned, instead of learning them "
+    "again on top of VERSION at the next retrain.",
+)
+def rollback_command(version: int, drop_labels: bool) -> None:
     """Make an earlier VERSION current; newer versions are marked rolled_back.
 
-    Every worker of every server moves to it at its next reload check.
+    Every worker of every server moves to it at its next reload check. The labels the
+    rolled-back versions had learned are learned again on top of VERSION by the next
+    retrain, unless --drop-labels discards them.
     """
     with database() as (settings, engine, sessions):
         try:
             with locking.retrain_lock(engine):
-                undone = model_store.rollback(sessions, settings.model_dir, version)
+                done = lifetime.rollback(sessions, settings.model_dir, version, drop_labels)
         except locking.Busy as exc:
             raise click.ClickException(f"{exc}; try again when it has finished") from exc
-        except model_store.ModelStoreError as exc:
+        except (model_store.ModelStoreError, lifetime.LabelError) as exc:
             raise click.ClickException(str(exc)) from exc
-    listed = ", ".join(str(v) for v in undone) or "none"
+    listed = ", ".join(str(v) for v in done.rolled_back) or "none"
     click.echo(f"version {version} is current; rolled back: {listed}")
+    if done.requeued:
+        click.echo(
+            f"{len(done.requeued)} labels they had learned wait to be learned again on top of "
+            f"version {version} (the next retrain)"
+        )
+    if done.dropped:
+        click.echo(f"dropped {len(done.dropped)} labels: feedback {_ids(done.dropped)}")
+
+
+def _ids(ids: list[int]) -> str:
+    """
+    >>> _ids([1, 2, 3])
+    '1, 2, 3'
+    """
+    return ", ".join(str(i) for i in ids)
 
 
 @click.command("prune")
@@ -172,17 +195,31 @@ def rollback_command(version: int) -> None:
     help="Versions whose bytes are kept [default: KEEP_MODEL_VERSIONS].",
 )
 def prune_command(keep: int | None) -> None:
-    """Drop the bytes and files of old versions, and orphan files; never the current one."""
+    """Drop the bytes and files of old versions, and orphan files; never the current one.
+
+    Then delete the tracked predictions nobody answered that are older than
+    PREDICTION_RETENTION_DAYS (0 keeps them); answered ones stay, whatever their age.
+    """
     with database() as (settings, engine, sessions):
+        days = settings.prediction_retention_days
         try:
-            with locking.retrain_lock(engine), sessions.begin() as session:
-                report = model_store.prune(
-                    session, settings.model_dir, keep or settings.keep_model_versions
-                )
+            with locking.retrain_lock(engine):
+                with sessions.begin() as session:
+                    report = model_store.prune(
+                        session, settings.model_dir, keep or settings.keep_model_versions
+                    )
+                with sessions() as session:
+                    expired = retention.expire_unanswered(session, days)
         except locking.Busy as exc:
             raise click.ClickException(f"{exc}; try again when it has finished") from exc
     versions = ", ".join(str(v) for v in report.pruned_versions) or "none"
     click.echo(f"pruned versions: {versions}; removed {len(report.removed_files)} files")
+    if days:
+        noun = "prediction" if expired == 1 else "predictions"
+        unit = "day" if days == 1 else "days"
+        click.echo(f"expired {expired} unanswered {noun} older than {days} {unit}")
+    else:
+        click.echo("PREDICTION_RETENTION_DAYS is 0: unanswered predictions are kept")
 
 
 def version_table(session: Session, limit: int) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
-"""``flask --app movieclassifier quarantine list|approve|discard``: triage what the gate held.
+"""``flask --app movieclassifier quarantine list|approve|discard``: triage what was held back.
 
-``list`` ranks the answers a rejected version learned, most suspect first, with why each is
-there and who gave it; ``approve`` and ``discard`` settle them by id, version or source.
+``list`` ranks the answers the screen quarantined alone and those of batches the gate
+rejected, most suspect first, with why each is there and who gave it; ``approve`` and
+``discard`` settle them by id, version or source.
 The queries are ``feedback.triage``, ``feedback.approve`` and ``feedback.discard``.
 """
 
@@ -20,19 +21,19 @@ from movieclassifier.schema import as_utc, iso_utc
 
 REVIEW_CHARS = 60
 SOURCE_SHOWN = 8  # hex digits of a source hash in the table
-HEADER = ("id", "score", "answer", "model said", "rejected by", "source", "answered", "review")
+HEADER = ("id", "score", "answer", "model said", "why", "source", "answered", "review")
 RIGHT_ALIGNED = {HEADER.index("id")}
 LIST_HINT = 'see "flask --app movieclassifier quarantine list"'
 RANKING = (
-    "Most suspect first: ranked by how sure the model was of the label the answer rejects, "
-    'so a confident prediction answered "incorrect" comes first (that probability is the '
-    "score; there is no per-label score yet). Ties: oldest first."
+    "Most suspect first: by the screen's score for an answer it quarantined alone, else by "
+    "how sure the model was of the label the answer rejects, so a confident prediction "
+    'answered "incorrect" comes first. Ties: oldest first.'
 )
 
 
 @click.group("quarantine")
 def quarantine_group() -> None:
-    """Inspect, approve or discard feedback that a rejected version learned."""
+    """Inspect, approve or discard feedback the screen or the gate held back."""
 
 
 @quarantine_group.command("list", help=f"List quarantined feedback. {RANKING}")
@@ -160,6 +161,7 @@ def suspect_json(row: feedback.Suspect) -> dict[str, Any]:
         "label": LABELS[row.label],
         "predicted": {"label": row.predicted, "probability": row.probability},
         "rejected_version": row.version,
+        "reason": row.reason,
         "holdout_accuracy_before": row.holdout_before,
         "holdout_accuracy_after": row.holdout_after,
         "source": row.source,
@@ -179,6 +181,15 @@ def excerpt(review: str) -> str:
 
 
 def _reason(row: feedback.Suspect) -> str:
+    """Why it is quarantined: the screen's reason, or the rejected version's figures.
+
+    >>> from datetime import datetime
+    >>> _reason(feedback.Suspect(7, "", False, 0, "positive", 0.9, 3, None, None, None,
+    ...     datetime(2026, 12, 3), 2.5, "disagrees with the model and the other answers"))
+    'screen: disagrees with the model and the other answers'
+    """
+    if row.reason:
+        return f"screen: {row.reason}"
     if row.version is None:
         return "-"
     if row.holdout_before is None or row.holdout_after is None:

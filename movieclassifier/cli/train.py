@@ -19,7 +19,7 @@ from movieclassifier.cli.common import (
     open_engine,
     safe_url,
 )
-from movieclassifier.holdout import NOT_GATED, OVERRIDDEN, GateResult
+from movieclassifier.holdout import NOT_GATED, NOTHING_LEFT, OVERRIDDEN, GateResult
 from movieclassifier.model import LABELS
 from movieclassifier.schema import REJECTED
 from movieclassifier.training import (
@@ -69,7 +69,8 @@ def init_db_command() -> None:
     default=0,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Keep the LAST N rows out of training, evaluate on them, store them for the gate.",
+    help="Keep the LAST N rows out of training, evaluate on them, and store them as a new "
+    "evaluation set, the one this version and its retrains are gated on.",
 )
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Random seed of the classifier."
@@ -97,7 +98,7 @@ def init_db_command() -> None:
     "--promote",
     is_flag=True,
     help="Publish the new version as current even if it does worse than the current one "
-    "on the stored held-out set (GATE_MAX_DROP).",
+    "on the current one's evaluation set (GATE_MAX_DROP).",
 )
 @click.option(
     "--strict",
@@ -105,6 +106,12 @@ def init_db_command() -> None:
     help="Refuse to publish (exit 1) when the file draws a warning: one class in the "
     "training or held-out rows, fewer rows than --batch-size, a held-out part under "
     f"{MIN_HOLDOUT} rows.",
+)
+@click.option(
+    "--without-feedback",
+    is_flag=True,
+    help="Do not carry the labels the current version learned from feedback onto the new "
+    "base (by default they are learned onto it, as a retrain would).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -132,13 +139,15 @@ def train_command(
     sentences: bool,
     promote: bool,
     strict: bool,
+    without_feedback: bool,
     quiet: bool,
     as_json: bool,
     if_missing: bool,
     plot: Path | None,
 ) -> None:
     """Stream a review,sentiment CSV (plain or .gz) into a new model version and publish it,
-    unless it does worse than the current version on the stored held-out set."""
+    unless it does worse than the current version on the current version's evaluation set
+    (without the rows this file trains on)."""
     from movieclassifier import training
 
     _check_plot_option(plot, holdout)
@@ -168,7 +177,9 @@ def train_command(
             promote=promote,
             strict=strict,
             warn=_warn,
+            carry_feedback=not without_feedback,
         )
+        evaluation_set = _recorded_set(sessions, report.version)
     except training.CSVFormatError as exc:
         raise click.ClickException(f"{exc}; nothing was published") from exc
     except training.Refused as exc:
@@ -185,7 +196,7 @@ def train_command(
         progress.close()
     if plot is not None:
         _write_learning_curve(report, plot)
-    _print_train_report(report, as_json, plot)
+    _print_train_report(report, as_json, plot, evaluation_set)
     if report.status == REJECTED and report.gate is not None:
         raise click.ClickException(_rejection(report.version, report.gate))
 
@@ -219,10 +230,20 @@ def _rejection(version: int, gate: GateResult) -> str:
     assert gate.accuracy_current is not None and gate.accuracy_new is not None
     return (
         f"version {version} was rejected: its held-out accuracy {gate.accuracy_new:.4f} on "
-        f"the {gate.rows} stored held-out rows is more than GATE_MAX_DROP={gate.max_drop:g} "
+        f"{_gate_rows(gate)} is more than GATE_MAX_DROP={gate.max_drop:g} "
         f"below current version {gate.current_version}'s {gate.accuracy_current:.4f}; "
         f"version {gate.current_version} stays current and keeps its held-out set "
         "(--promote publishes a new version anyway)"
+    )
+
+
+def _gate_rows(gate: GateResult) -> str:
+    """The rows a gate scored on, e.g. "the 480 rows of evaluation set 2 (version 3's; 20
+    more left out: this run trained on them)"."""
+    left_out = f"; {gate.left_out} more left out: this run trained on them" if gate.left_out else ""
+    return (
+        f"the {gate.rows} rows of evaluation set {gate.holdout_set} "
+        f"(version {gate.current_version}'s{left_out})"
     )
 
 
@@ -238,6 +259,12 @@ def _check_plot_option(plot: Path | None, holdout: int) -> None:
             "needs --holdout N: the curve is the accuracy on the held-out rows",
             param_hint="'--plot'",
         )
+
+
+def _recorded_set(sessions: sessionmaker[Session], version: int) -> int | None:
+    """The evaluation set ``version`` records (its retrains are gated on it)."""
+    with sessions() as session:
+        return model_store.get_version(session, version).holdout_set
 
 
 def _has_current_model(sessions: sessionmaker[Session]) -> bool:
@@ -318,7 +345,9 @@ def _learned_as(report: TrainReport) -> str:
     return "learned whole"
 
 
-def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = None) -> None:
+def _print_train_report(
+    report: TrainReport, as_json: bool, plot: Path | None = None, evaluation_set: int | None = None
+) -> None:
     accuracy = "n/a" if report.holdout_accuracy is None else f"{report.holdout_accuracy:.4f}"
     verb = "rejected" if report.status == REJECTED else "published"
     summary = (
@@ -328,10 +357,12 @@ def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = 
         f"({report.docs_per_second:,.0f} docs/s); "
         f"hold-out accuracy {accuracy} on {report.holdout_rows} rows"
     )
+    if report.holdout_rows and evaluation_set is not None:
+        summary += f" (stored as evaluation set {evaluation_set})"
     gate = report.gate
     if gate is not None and gate.accuracy_new is not None and gate.accuracy_current is not None:
         summary += (
-            f"; on the {gate.rows} stored held-out rows {gate.accuracy_new:.4f} against "
+            f"; gated on {_gate_rows(gate)}: {gate.accuracy_new:.4f} against "
             f"{gate.accuracy_current:.4f} for version {gate.current_version}"
         )
         if gate.reason == OVERRIDDEN:
@@ -339,6 +370,19 @@ def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = 
     elif gate is not None and gate.reason == NOT_GATED:
         summary += (
             f"; not gated: no held-out set is stored to compare version {gate.current_version} on"
+        )
+    elif gate is not None and gate.reason == NOTHING_LEFT:
+        summary += (
+            f"; not gated: this run trained on all {gate.left_out} rows of evaluation set "
+            f"{gate.holdout_set} (version {gate.current_version}'s), so none is left to "
+            "compare on"
+        )
+    if report.status != REJECTED and not report.holdout_rows and evaluation_set is not None:
+        summary += f"; its retrains are gated on evaluation set {evaluation_set}"
+    if report.carried:
+        summary += (
+            f"; carried {report.carried} labels of version {report.carried_from} onto base "
+            f"version {report.base_version}"
         )
     if plot is not None:
         summary += f"; learning curve written to {plot}"
@@ -354,6 +398,9 @@ def _print_train_report(report: TrainReport, as_json: bool, plot: Path | None = 
             "examples_trained",
             "sentences",
             "status",
+            "base_version",
+            "carried",
+            "carried_from",
         )
         figures = {key: getattr(report, key) for key in fields}
         figures["gate"] = report.gate.as_dict() if report.gate is not None else None

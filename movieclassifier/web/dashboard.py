@@ -32,7 +32,8 @@ def dashboard() -> ResponseReturnValue:
         series = stats.live_accuracy(session)
         return render_template(
             "dashboard.html",
-            counts=stats.counts(session),
+            # Each prediction names a version: the total is the sum, without a second count.
+            counts=stats.counts(session, predictions=sum(v.predictions for v in versions)),
             versions=versions,
             current=stats.current(versions),
             series=series,
