@@ -106,12 +106,20 @@ def screen(
     reasons: list[str | None] = [None] * count
     for row in np.flatnonzero(against >= CONFIDENT):
         reasons[row] = f"disagrees with the model (p={against[row]:.2f})"
+    lying = _lying_sources(sources, disagrees, expect)
+    caught = np.zeros(count, dtype=bool)
+    for rows, _ in lying:
+        caught[rows] = True
     for group in (positive >= 0.5, positive < 0.5):
         rows = np.flatnonzero(group)
         excess = _excess(disagrees[rows], expect[rows], SURPLUS_Z)
         if excess <= 0:
             continue
-        share = _inverted_share(disagrees[rows], expect[rows])
+        # Whether the rest is a flood is judged without a lying source's answers: caught
+        # already, they must not make the honest answers around them a flood. (Confident
+        # disagreements stay counted: without them a flood's low-confidence rest can pass.)
+        rest = rows[~caught[rows]]
+        share = _inverted_share(disagrees[rest], expect[rest]) if len(rest) else 0.0
         if share >= FLOOD_SHARE:
             # Mostly inverted answers: those that agree with the model are mostly lies on the
             # reviews it gets wrong, and learning them confirms its mistakes.
@@ -125,7 +133,7 @@ def screen(
             reasons[row] = reasons[row] or (
                 f"disagrees with the model (p={against[row]:.2f}), one of {excess} too many"
             )
-    for rows, note in _lying_sources(sources, disagrees, expect):
+    for rows, note in lying:
         for row in rows:
             reasons[row] = note
     return [

@@ -2,7 +2,7 @@
 feedback and retrain steps (chantilly's scenario tests)."""
 
 from corpus import NEGATIVE_REVIEWS, POSITIVE_REVIEWS
-from movieclassifier import model_store, retrain
+from movieclassifier import feedback, model_store, retrain
 
 PROBES = ["a fine and moving film", "dull, stupid and far too long", "it was a film"]
 
@@ -34,6 +34,12 @@ def test_api_matches_the_stored_model_after_feedback_and_retrain(
             "/api/v1/feedback", json={"prediction_id": prediction_id, "correct": False}
         )
         assert answer.status_code == 201
+    # Answers against a confident model are quarantined by the screen; an operator's
+    # approval lets them through, so the retrain learns every one.
+    screened = retrain.retrain(engine, settings)
+    assert screened.quarantined == len(ids)
+    with sessions.begin() as session:
+        feedback.approve(session, version=seed_model)
     report = retrain.retrain(engine, settings)
     assert report.learned == len(ids) and report.version != seed_model
 
