@@ -331,14 +331,24 @@ def suspects(session: Session, verdicts: dict[int, tuple[float, str]]) -> None:
         )
 
 
-def domain_slice(session: Session) -> Labelled:
-    """The trusted answers held out of learning: the gate's second evaluation set."""
-    rows = session.execute(
-        select(StoredPrediction.review, Feedback.label)
-        .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
-        .where(Feedback.status == HELD_OUT)
-        .order_by(Feedback.id)
+# The newest held-out answers the gate scores: the slice grows with the history (a tenth
+# of it, 16,764 answers after 200,000 labels: bench/results/loop_scale.md), a run's cost must not.
+DOMAIN_SLICE_ROWS = 5_000
+
+
+def domain_slice(session: Session, limit: int = DOMAIN_SLICE_ROWS) -> Labelled:
+    """The newest ``limit`` trusted answers held out of learning, oldest first: the gate's
+    second evaluation set."""
+    rows = list(
+        session.execute(
+            select(StoredPrediction.review, Feedback.label)
+            .join(StoredPrediction, StoredPrediction.id == Feedback.prediction_id)
+            .where(Feedback.status == HELD_OUT)
+            .order_by(Feedback.id.desc())
+            .limit(limit)
+        )
     )
+    rows.reverse()
     return Labelled.of(rows)
 
 

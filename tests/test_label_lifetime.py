@@ -248,3 +248,19 @@ def test_a_retrain_run_expires_predictions_nobody_answered(settings, engine, ses
         left = set(session.scalars(select(StoredPrediction.id)))
         kept = session.get(Feedback, answered[0]).prediction_id
     assert left == {kept} and unanswered_id not in left
+
+
+def test_the_gate_scores_the_newest_answers_of_the_domain_slice(
+    settings, engine, sessions, seed_model
+):
+    from movieclassifier import feedback
+
+    settings = dataclasses.replace(settings, gate_feedback_slice=1.0)
+    ids = add_feedback(sessions, settings.model_dir, REVIEWS[:5], correct=True)
+    report = retrain.retrain(engine, settings)
+    assert report.held_out == 5 and report.learned == 0
+    with sessions() as session:
+        newest = feedback.domain_slice(session, limit=2)
+        texts = [session.get(Feedback, i).prediction_id for i in ids[-2:]]
+        expected = [session.get(StoredPrediction, p).review for p in texts]
+    assert newest.texts == expected
