@@ -99,6 +99,8 @@ BAD_SETTINGS = [
 ]
 COMMANDS = {
     "flask versions": [*FLASK, "versions"],
+    # Listing the commands builds the app too.
+    "flask --help": [*FLASK, "--help"],
     "retrain.py": [sys.executable, RETRAIN_SCRIPT],
 }
 

@@ -43,13 +43,18 @@ def app_settings() -> Settings:
     its commands) a refused setting is one line and exit 1, as in ``load_settings``. Anywhere
     else (gunicorn) the ``ConfigError`` propagates with its traceback: a server with a bad
     setting refuses to start, loudly.
+
+    The exit is a ``SystemExit``, not a ``ClickException``: ``flask --help`` builds the app
+    while listing the commands, and Flask prints any ``Exception`` raised there as a
+    traceback.
     """
     try:
         return Settings.from_env()
     except ConfigError as exc:
         if click.get_current_context(silent=True) is None:
             raise
-        raise click.ClickException(str(exc)) from exc
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from exc
 
 
 def explain_database_errors(command: click.Command) -> click.Command:
