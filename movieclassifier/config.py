@@ -53,6 +53,8 @@ class Settings:
     # in each worker): with memory:// each worker enforces its share of the limits above.
     web_concurrency: int = 1
     trusted_proxies: int = 0
+    # Served to people only over HTTPS (TLS at a proxy): a Secure session cookie, and HSTS.
+    https_only: bool = False
     log_level: str = "INFO"
 
     @property
@@ -259,6 +261,7 @@ _PARSERS = {
     "ratelimit_key_prefix": _text,
     "web_concurrency": _positive_int,
     "trusted_proxies": _non_negative_int,
+    "https_only": _boolean,
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
 }
 

@@ -55,3 +55,13 @@ def test_every_form_post_outside_the_api_checks_the_csrf_token(app):
         hooks = app.before_request_funcs.get(blueprint, [])
         assert any(hook.__name__ == "csrf_protect" for hook in hooks), rule.rule
     assert not any(hook.__name__ == "csrf_protect" for hook in app.before_request_funcs[None])
+
+
+def test_https_only_marks_the_cookie_secure_and_sends_hsts(make_app, seed_model):
+    plain = make_app().test_client().get("/")
+    assert "Strict-Transport-Security" not in plain.headers
+    assert "Secure" not in plain.headers["Set-Cookie"]
+    served = make_app(https_only=True).test_client().get("/", base_url="https://localhost")
+    assert served.headers["Strict-Transport-Security"] == "max-age=31536000"
+    cookie = served.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

@@ -44,6 +44,8 @@ def register(app: Flask, settings: Settings) -> None:
         # The session cookie carries the pages' CSRF secret and their random session id.
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        # Behind TLS the cookie must never travel in plain HTTP (HTTPS_ONLY).
+        SESSION_COOKIE_SECURE=settings.https_only,
     )
     app.extensions["movieclassifier.settings"] = settings
     if settings.trusted_proxies:
@@ -62,4 +64,4 @@ def register(app: Flask, settings: Settings) -> None:
     shortcuts.check_csrf_outside(app, exempt=(api.bp.name,))
     limits.init_app(app, settings)
     metrics.init_app(app)
-    security.init_app(app)
+    security.init_app(app, hsts=settings.https_only)

@@ -32,6 +32,12 @@ HEADERS = {
 }
 
 
-def init_app(app: Flask) -> None:
-    """Add the headers to every response that does not set its own policy."""
-    app.wsgi_app = SecurityHeaders(app.wsgi_app, list(HEADERS.items()))  # type: ignore[method-assign]
+# Sent with HTTPS_ONLY: browsers then refuse plain HTTP to this host for a year.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+
+
+def init_app(app: Flask, hsts: bool = False) -> None:
+    """Add the headers to every response that does not set its own policy; with ``hsts``,
+    ``Strict-Transport-Security`` too."""
+    headers = list(HEADERS.items()) + ([HSTS] if hsts else [])
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, headers)  # type: ignore[method-assign]
