@@ -311,7 +311,7 @@ def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int
             f'status must be "{LEARNED}", "{HELD_OUT}" or "{QUARANTINED}", got "{status}"'
         )
     changed = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         changed += _updated(
             session,
             update(Feedback)
@@ -323,12 +323,20 @@ def mark(session: Session, ids: Sequence[int], version: int, status: str) -> int
 
 def suspects(session: Session, verdicts: dict[int, tuple[float, str]]) -> None:
     """Record why each of these claimed rows is quarantined alone: ``{id: (score, reason)}``."""
-    for row_id, (score, reason) in verdicts.items():
-        session.execute(
-            update(Feedback)
-            .where(Feedback.id == row_id)
-            .values(quarantine_score=score, quarantine_reason=reason[:QUARANTINE_REASON_CHARS])
-        )
+    if not verdicts:
+        return
+    # One bulk UPDATE by primary key, not one statement per row.
+    session.execute(
+        update(Feedback),
+        [
+            {
+                "id": row_id,
+                "quarantine_score": score,
+                "quarantine_reason": reason[:QUARANTINE_REASON_CHARS],
+            }
+            for row_id, (score, reason) in verdicts.items()
+        ],
+    )
 
 
 # The newest held-out answers the gate scores: the slice grows with the history (a tenth
@@ -576,5 +584,6 @@ def _listed(ids: Sequence[int]) -> str:
     return ", ".join(str(i) for i in ids)
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+def chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    """``ids`` in pieces small enough for one ``IN (...)`` each."""
     return [ids[start : start + size] for start in range(0, len(ids), size)]

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import model_store
+from movieclassifier import feedback, model_store
 from movieclassifier.model import Labelled
 from movieclassifier.schema import (
-    APPROVED,
     DISCARDED,
     FORGOTTEN,
     LEARNED,
@@ -41,7 +40,6 @@ from movieclassifier.schema import (
 # ``consolidated``): the next one starts from it and replays only what came after, so the
 # cost of a run does not grow with the history (bench/results/loop_scale.md).
 CONSOLIDATE_AFTER = 5_000
-_CHUNK = 500
 
 
 class LabelError(LookupError):
@@ -55,13 +53,15 @@ class Start:
     ``version`` is the model it fits its correction onto: the lineage's base, or its newest
     consolidated version. ``anchor`` is the base, the version the gate compares with.
     ``replay`` are the versions whose learned labels it fits again. ``full`` when a label
-    the start folded in must be dropped: then it starts from the base over every label.
+    the version reflects was taken back (``drops``): then it starts from the base over
+    every label.
     """
 
     version: int
     anchor: int
     replay: list[int]
     full: bool
+    drops: Drops
 
 
 @dataclass(frozen=True)
@@ -75,71 +75,22 @@ class Drops:
         return len(self.retracted) + len(self.removals)
 
 
-class _Registry:
-    """The version graph, read once: parents, how each was made, what it carried."""
-
-    def __init__(self, session: Session) -> None:
-        rows = session.execute(
-            select(
-                ModelVersion.version,
-                ModelVersion.parent_version,
-                ModelVersion.source,
-                ModelVersion.carried_from,
-                ModelVersion.consolidated,
-            )
-        )
-        self.parent: dict[int, int | None] = {}
-        self.source: dict[int, str] = {}
-        self.carried: dict[int, int | None] = {}
-        self.consolidated: dict[int, bool] = {}
-        for version, parent, source, carried, consolidated in rows:
-            self.parent[version] = parent
-            self.source[version] = source
-            self.carried[version] = carried
-            self.consolidated[version] = bool(consolidated)
-
-    def chain(self, version: int) -> list[int]:
-        """``version`` and its parents while they were made by retrains, then the base."""
-        chain = [version]
-        while self.source.get(chain[-1]) == model_store.RETRAIN_SOURCE:
-            parent = self.parent.get(chain[-1])
-            if parent is None or parent in chain:
-                break
-            chain.append(parent)
-        return chain
-
-    def closure(self, version: int) -> set[int]:
-        """Every version whose learned labels ``version`` reflects."""
-        seen: set[int] = set()
-        waiting = [version]
-        while waiting:
-            for member in self.chain(waiting.pop()):
-                if member in seen:
-                    continue
-                seen.add(member)
-                carried = self.carried.get(member)
-                if carried is not None:
-                    waiting.append(carried)
-        return seen
-
-
 def reflected_versions(session: Session, version: int) -> set[int]:
     """The versions whose learned labels ``version`` reflects (its lineage, and carried)."""
-    return _Registry(session).closure(version)
+    return model_store.Registry(session).closure(version)
 
 
 def start_of(session: Session, version: int) -> Start:
     """Where the next retrain of ``version`` starts (``Start``)."""
-    registry = _Registry(session)
+    registry = model_store.Registry(session)
     chain = registry.chain(version)
     anchor = chain[-1]
-    drops = pending_drops(session, version)
+    reflected = registry.closure(version)
+    drops = _drops(session, reflected)
     if drops:
-        return Start(anchor, anchor, sorted(registry.closure(version)), full=True)
-    for position, member in enumerate(chain):
-        if registry.consolidated.get(member):
-            return Start(member, anchor, chain[:position], full=False)
-    return Start(anchor, anchor, chain[:-1], full=False)
+        return Start(anchor, anchor, sorted(reflected), True, drops)
+    start = registry.start(version)
+    return Start(start, anchor, chain[: chain.index(start)], False, drops)
 
 
 def replay(session: Session, versions: Collection[int]) -> Labelled:
@@ -157,16 +108,17 @@ def replay(session: Session, versions: Collection[int]) -> Labelled:
 
 def pending_drops(session: Session, version: int) -> Drops:
     """What ``version`` reflects that was taken back since: the next version drops it."""
-    reflected = sorted(reflected_versions(session, version))
-    dropped_by_it = or_(
-        Feedback.dropped_version.is_(None), Feedback.dropped_version.not_in(reflected)
-    )
+    return _drops(session, reflected_versions(session, version))
+
+
+def _drops(session: Session, versions: Collection[int]) -> Drops:
+    reflected = sorted(versions)
     retracted = session.scalars(
         select(Feedback.id)
         .where(
             Feedback.status == RETRACTED,
             Feedback.learned_version.in_(reflected),
-            dropped_by_it,
+            or_(Feedback.dropped_version.is_(None), Feedback.dropped_version.not_in(reflected)),
         )
         .order_by(Feedback.id)
     )
@@ -183,11 +135,11 @@ def pending_drops(session: Session, version: int) -> Drops:
 
 def mark_dropped(session: Session, drops: Drops, version: int) -> None:
     """Record that ``version`` is the first published without ``drops``' effect."""
-    for chunk in _chunks(drops.retracted):
+    for chunk in feedback.chunks(drops.retracted):
         session.execute(
             update(Feedback).where(Feedback.id.in_(chunk)).values(dropped_version=version)
         )
-    for chunk in _chunks(drops.removals):
+    for chunk in feedback.chunks(drops.removals):
         session.execute(
             update(Removal).where(Removal.id.in_(chunk)).values(dropped_version=version)
         )
@@ -228,7 +180,7 @@ def rollback(
 
 def left_behind(session: Session, current: int, target: int) -> list[int]:
     """Ids of the labels ``current`` reflects and ``target`` does not, oldest first."""
-    registry = _Registry(session)
+    registry = model_store.Registry(session)
     lost = registry.closure(current) - registry.closure(target)
     if not lost:
         return []
@@ -267,7 +219,7 @@ def requeue(session: Session, ids: Sequence[int], drop: bool = False) -> int:
     learned rows); their details keep how many left.
     """
     moved: dict[int, int] = {}
-    for chunk in _chunks(ids):
+    for chunk in feedback.chunks(ids):
         for row in session.scalars(
             select(Feedback).where(Feedback.id.in_(chunk)).with_for_update()
         ):
@@ -416,21 +368,3 @@ def forget(session: Session, names: Sequence[str]) -> Forgotten:
 def _refuse(ids: Sequence[object], message: str) -> None:
     if ids:
         raise LabelError(message.format(ids=", ".join(str(i) for i in ids)))
-
-
-def waiting(session: Session) -> tuple[int, int]:
-    """How many answers wait to be learned: approved ones, and pending ones.
-
-    Two counts, as a run learns approved answers in batches of their own (``feedback.claim``).
-    """
-    query = (
-        select(Feedback.status, func.count())
-        .where(Feedback.status.in_((APPROVED, PENDING)))
-        .group_by(Feedback.status)
-    )
-    found = {status: count for status, count in session.execute(query)}
-    return int(found.get(APPROVED, 0)), int(found.get(PENDING, 0))
-
-
-def _chunks(ids: Sequence[int], size: int = _CHUNK) -> list[Sequence[int]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]

@@ -293,19 +293,63 @@ def describe(row: ModelVersion) -> dict[str, Any]:
     }
 
 
+class Registry:
+    """The version graph, read once: parents, how each was made, what it carried."""
+
+    def __init__(self, session: Session) -> None:
+        rows = session.execute(
+            select(
+                ModelVersion.version,
+                ModelVersion.parent_version,
+                ModelVersion.source,
+                ModelVersion.carried_from,
+                ModelVersion.consolidated,
+            )
+        )
+        self.parent: dict[int, int | None] = {}
+        self.source: dict[int, str] = {}
+        self.carried: dict[int, int | None] = {}
+        self.consolidated: dict[int, bool] = {}
+        for version, parent, source, carried, consolidated in rows:
+            self.parent[version] = parent
+            self.source[version] = source
+            self.carried[version] = carried
+            self.consolidated[version] = bool(consolidated)
+
+    def chain(self, version: int) -> list[int]:
+        """``version`` and its parents while they were made by retrains, then the base."""
+        chain = [version]
+        while self.source.get(chain[-1]) == RETRAIN_SOURCE:
+            parent = self.parent.get(chain[-1])
+            if parent is None or parent in chain:
+                break
+            chain.append(parent)
+        return chain
+
+    def closure(self, version: int) -> set[int]:
+        """Every version whose learned labels ``version`` reflects."""
+        seen: set[int] = set()
+        waiting = [version]
+        while waiting:
+            for member in self.chain(waiting.pop()):
+                if member in seen:
+                    continue
+                seen.add(member)
+                carried = self.carried.get(member)
+                if carried is not None:
+                    waiting.append(carried)
+        return seen
+
+    def start(self, version: int) -> int:
+        """Where a retrain of ``version`` starts: its lineage's newest consolidated version,
+        or the base (docs/DESIGN.md, invariant 10)."""
+        chain = self.chain(version)
+        return next((member for member in chain if self.consolidated.get(member)), chain[-1])
+
+
 def lineage(session: Session, version: int) -> list[int]:
     """``version`` and its ancestors back to (and including) the last one not made by a retrain."""
-    rows = session.execute(
-        select(ModelVersion.version, ModelVersion.parent_version, ModelVersion.source)
-    )
-    parents = {v: (parent, source) for v, parent, source in rows}
-    chain = [version]
-    while parents.get(chain[-1], (None, ""))[1] == RETRAIN_SOURCE:
-        parent = parents[chain[-1]][0]
-        if parent is None or parent in chain:
-            break
-        chain.append(parent)
-    return chain
+    return Registry(session).chain(version)
 
 
 def rollback(session: Session, model_dir: Path, version: int) -> list[int]:
@@ -370,9 +414,8 @@ def prune(
     if current is not None:
         # A retrain starts from the lineage's newest consolidated version, or from its
         # base (the gate's anchor, and the start of a full refit): their bytes must stay.
-        chain = lineage(session, current)
-        consolidated = {row.version for row in rows if row.consolidated}
-        kept |= {chain[-1], next((v for v in chain if v in consolidated), chain[-1])}
+        registry = Registry(session)
+        kept |= {registry.chain(current)[-1], registry.start(current)}
     pruned = [row for row in rows if row.version not in kept and row.pruned_at is None]
     for row in pruned:
         session.execute(delete(ModelBlob).where(ModelBlob.version == row.version))

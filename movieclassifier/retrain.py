@@ -37,7 +37,16 @@ from movieclassifier import (
 )
 from movieclassifier.config import Settings
 from movieclassifier.model import Labelled, SentimentModel
-from movieclassifier.schema import HELD_OUT, LEARNED, PROMOTED, QUARANTINED, REJECTED, RetrainRun
+from movieclassifier.schema import (
+    APPROVED,
+    HELD_OUT,
+    LEARNED,
+    PENDING,
+    PROMOTED,
+    QUARANTINED,
+    REJECTED,
+    RetrainRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +148,9 @@ def _run(
         if current is None:
             raise model_store.NoModel(f"no model to retrain; {model_store.TRAIN_HINT}")
         handed = feedback.hand_back(session)
-        waiting = lifetime.waiting(session)
+        counts = feedback.counts(session)
+        # Approved answers are claimed in batches of their own (``feedback.claim``).
+        waiting = (counts[APPROVED], counts[PENDING])
         drops = len(lifetime.pending_drops(session, current))
     if handed:
         log.warning("handed back %d feedback rows claimed by a run that died", handed)
@@ -199,7 +210,7 @@ def _learn_and_publish(
         current = model_store.load_current(session, settings.model_dir)
         assert current.version is not None
         begin = lifetime.start_of(session, current.version)
-        drops = lifetime.pending_drops(session, current.version) if begin.full else None
+        drops = begin.drops if begin.full else None
         base = _load(session, begin.version, current, settings.model_dir)
         anchor = _load(session, begin.anchor, base, settings.model_dir)
         replay = lifetime.replay(session, begin.replay)

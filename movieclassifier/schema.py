@@ -190,7 +190,8 @@ class StoredPrediction(Base):
     review: Mapped[str] = mapped_column(Text)
     label: Mapped[str] = mapped_column(String(8))
     probability: Mapped[float] = mapped_column(Float)
-    model_version: Mapped[int] = mapped_column(ForeignKey("model_versions.version"), index=True)
+    # Indexed with the id (``__table_args__``), which serves lookups by version alone too.
+    model_version: Mapped[int] = mapped_column(ForeignKey("model_versions.version"))
     # "web" or "api": enough to tell the two apart, nothing that identifies a person.
     channel: Mapped[str] = mapped_column(String(8))
     # None for predictions stored before migration 0003.

@@ -171,7 +171,7 @@ def versions(session: Session) -> list[VersionStats]:
     Live accuracy leaves out feedback an operator discarded: those answers were judged
     untrustworthy. Three aggregates, none a join of every prediction with its feedback
     (bench/results/dashboard.md): the registry, the predictions per version (counted on
-    the ``model_version`` index alone) and the answers per version (``answers_by_version``).
+    the ``(model_version, id)`` index alone) and the answers per version (``answers_by_version``).
     """
     current = select(CurrentModel.version).where(CurrentModel.id == 1).scalar_subquery()
     registry = session.execute(
