@@ -345,6 +345,11 @@ def time_requests(base_url: str, path: str, count: int) -> tuple[list[float], by
     return seconds, body
 
 
+def _live_reliability(session) -> object:  # type: ignore[no-untyped-def]
+    served = stats.current_version(session)
+    return stats.live_reliability(session, served.version) if served else []
+
+
 def profile(url: str, repeat: int = 3) -> list[tuple[str, float]]:
     """The fastest of ``repeat`` in-process calls of each query function the pages make."""
     engine = db.make_engine(url)
@@ -359,6 +364,7 @@ def profile(url: str, repeat: int = 3) -> list[tuple[str, float]]:
         ("current_version", stats.current_version),
         ("retrain_outcomes", lambda s: stats.retrain_outcomes(s, RETRAIN_SECONDS_BUCKETS)),
         ("last_retrain", stats.last_retrain),
+        ("live_reliability", _live_reliability),
     ]
     timings = []
     for name, call in calls:

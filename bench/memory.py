@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Is training memory flat in the file's size? train_stream.py on movie_data and on 10x it.
 
-Builds, in a temporary directory (never committed), a plain CSV of movie_data.csv.gz and
-one with its rows repeated ``--times`` times; runs ``scripts/train_stream.py`` on each as
+Builds, in a temporary directory (never committed), a plain CSV (or, with ``--format
+jsonl``, a JSON Lines file) of movie_data.csv.gz and one with its rows repeated ``--times``
+times; runs ``scripts/train_stream.py`` on each as
 a real process and samples the RSS of its whole process tree (parent plus hashing
 workers) every 20 ms. The target: peak on the big file at most 1.2x the peak on the
 original.
 
-    .venv/bin/python bench/memory.py [--times 10] [--epochs N]
+    .venv/bin/python bench/memory.py [--times 10] [--epochs N] [--format csv|jsonl]
 
 Needs psutil (requirements-bench.txt).
 """
@@ -15,7 +16,9 @@ Needs psutil (requirements-bench.txt).
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
+import io
 import json
 import os
 import shutil
@@ -33,12 +36,18 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "movie_data.csv.gz"
 
 
-def build(directory: Path, times: int) -> Path:
-    """movie_data as plain CSV with its rows ``times`` times (one header)."""
-    path = directory / f"movie_data_x{times}.csv"
+def build(directory: Path, times: int, fmt: str = "csv") -> Path:
+    """movie_data as plain CSV (one header) or JSON Lines with its rows ``times`` times."""
+    path = directory / f"movie_data_x{times}.{fmt}"
     with gzip.open(DATA, "rb") as source:
         header = source.readline()
         body = source.read()
+    if fmt == "jsonl":
+        header = b""
+        rows = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+        body = "".join(
+            json.dumps({"review": review, "sentiment": int(label)}) + "\n" for review, label in rows
+        ).encode("utf-8")
     with open(path, "wb") as out:
         out.write(header)
         for _ in range(times):
@@ -79,13 +88,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--times", type=int, default=10)
     parser.add_argument("--epochs", type=int, help="default: the trainer's")
+    parser.add_argument("--format", choices=("csv", "jsonl"), default="csv", dest="fmt")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="movieclassifier-memory-"))
     try:
         rows = {}
         for times in (1, args.times):
-            rows[times] = train(build(work, times), work, args.epochs)
-            (work / f"movie_data_x{times}.csv").unlink()
+            rows[times] = train(build(work, times, args.fmt), work, args.epochs)
+            (work / f"movie_data_x{times}.{args.fmt}").unlink()
             print(f"x{times}: {rows[times]}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -96,7 +106,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for times, r in rows.items():
         print(
-            f"| movie_data x{times} | {r['file_mb']:.0f} | {r['rows_trained']:,} "
+            f"| movie_data x{times} ({args.fmt}) | {r['file_mb']:.0f} | {r['rows_trained']:,} "
             f"| {args.epochs or EPOCHS} "
             f"| {r['seconds']:.1f} | {r['tree_peak_mb']:.0f} | {r['process_peak_mb']:.0f} |"
         )

@@ -8,7 +8,10 @@ Side by side in one run, on loopback, bounded in time (``--seconds`` per measure
   JSON under the same gunicorn configuration (2 workers); target ratio >= 0.8;
 * docs/s of ``{"reviews": [100 reviews]}`` against in-process ``model.predict``; target
   >= 0.7;
-* what ``"track": true`` (storing each prediction) costs.
+* what ``"track": true`` (storing each prediction) costs;
+* what ``"explain": true`` costs: requests/s with and without it, interleaved, and
+  in-process ``explaining.explain`` against ``model.predict`` (target: explaining one
+  review costs at most 2x predicting it).
 
 Without ``--database-url`` it trains a model into a temporary directory first
 (``scripts/train_stream.py data/movie_data.csv.gz --holdout 5000``). Rate limits are off.
@@ -175,6 +178,18 @@ def in_process_rate(model, texts: list[str], seconds: float) -> float:  # type: 
     return done / (time.perf_counter() - started)
 
 
+def in_process_explain_rate(model, text: str, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    """Reviews/s of ``explaining.explain(model, text)`` in a loop in this process."""
+    from movieclassifier import explaining
+
+    explaining.explain(model, text)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        explaining.explain(model, text)
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
 def copy_to_postgresql(model, env: dict[str, str], admin_url: str, tmp: Path) -> dict:  # type: ignore[no-untyped-def]
     """A fresh PostgreSQL database holding the same model as version 1 (no second training)."""
     import uuid
@@ -275,6 +290,19 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         for clients in (1, 8):
             for _ in range(args.rounds):
                 _keep_best(runs, ("track", clients), wrk(url, tracked, clients, seconds, tmp))
+        explained = {"review": typical, "explain": True}
+        inproc["explain"] = inproc["predict_again"] = 0.0
+        for clients in (1, 8):
+            for _ in range(args.rounds):
+                # Predict and explain back to back, in the process and over HTTP.
+                inproc["predict_again"] = max(
+                    inproc["predict_again"], in_process_rate(model, [typical], min(seconds, 2))
+                )
+                inproc["explain"] = max(
+                    inproc["explain"], in_process_explain_rate(model, typical, min(seconds, 2))
+                )
+                _keep_best(runs, ("plain", clients), wrk(url, single, clients, seconds, tmp))
+                _keep_best(runs, ("explain", clients), wrk(url, explained, clients, seconds, tmp))
         if args.postgresql:
             pg_env = copy_to_postgresql(model, env, args.postgresql, tmp)
             pg_url = serve(stack, "movieclassifier:create_app()", pg_env, tmp / "pg.log")
@@ -365,6 +393,29 @@ def report(results: dict, command: str) -> str:
                 f"| {backend} | {clients} | {plain['rps']:,.0f} | {tracked['rps']:,.0f} | "
                 f"{tracked['p50']:.2f} / {tracked['p99']:.2f} | {cost_ms:+.2f} ms |"
             )
+    lines += [
+        "",
+        '## What `"explain": true` costs (one review, its phrases in the answer)',
+        "",
+        "| clients | predict req/s | explain req/s | explain p50 / p99 ms | cost ratio |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for clients in (1, 8):
+        plain, explained = runs[("plain", clients)], runs[("explain", clients)]
+        lines.append(
+            f"| {clients} | {plain['rps']:,.0f} | {explained['rps']:,.0f} | "
+            f"{explained['p50']:.2f} / {explained['p99']:.2f} | "
+            f"**{plain['rps'] / explained['rps']:.2f}×** |"
+        )
+    lines += [
+        "",
+        "Cost ratio: time per explained request over time per plain one (target at most 2×). "
+        f"In-process, one core: `model.predict([review])` {inproc['predict_again']:,.0f}/s, "
+        f"`explaining.explain(model, review)` {inproc['explain']:,.0f}/s "
+        f"({inproc['predict_again'] / inproc['explain']:.0f}× the time: predicting is one C "
+        "call; explaining hashes each n-gram occurrence in C, then shares the weights out and "
+        "builds the phrases with numpy and Python).",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import learning, lifetime, model_store
+from movieclassifier import calibration, feedback, learning, lifetime, model_store
 from movieclassifier.model import Labelled, SentimentModel
 
 
@@ -30,16 +30,24 @@ class Carried:
     model: SentimentModel
 
 
-def carry(sessions: sessionmaker[Session], base: SentimentModel) -> Carried | None:
-    """``base`` with the current version's labels learned; None when there are none."""
+def carry(sessions: sessionmaker[Session], base: SentimentModel, held: Labelled) -> Carried | None:
+    """``base`` with the current version's labels learned; None when there are none.
+
+    Its calibration is refitted on ``held`` (the base's held-out rows) and the domain
+    slice, as a retrain's is.
+    """
     with sessions() as session:
         current = model_store.current_version(session)
         if current is None:
             return None
         labels = lifetime.replay(session, lifetime.reflected_versions(session, current))
+        domain = feedback.domain_slice(session)
     if not labels.texts:
         return None
     model = learning.learn(base, labels, Labelled([], []))
+    calibration.calibrate(
+        model, [(calibration.HELD_OUT, held), (calibration.DOMAIN_SLICE, domain)], model.calibration
+    )
     return Carried(current, len(labels.texts), model)
 
 

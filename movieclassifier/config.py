@@ -44,10 +44,17 @@ class Settings:
     min_review_chars: int = 10
     max_review_chars: int = 20000
     max_batch: int = 100
+    # The phrases an explanation gives ("explain": true), strongest first.
+    explain_top: int = 10
+    # The result page says "not sure" when the probability is within this of 0.5.
+    unsure_band: float = 0.1
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
     ratelimit_predict: str = "120 per minute"
     ratelimit_feedback: str = "60 per minute"
+    # Failed admin logins (a successful one costs nothing): per client address, per account.
+    ratelimit_login_address: str = "10 per 15 minutes"
+    ratelimit_login_account: str = "50 per 15 minutes"
     ratelimit_key_prefix: str = "movieclassifier"
     # gunicorn's worker count (gunicorn.conf.py reads it too, and sets it to the real count
     # in each worker): with memory:// each worker enforces its share of the limits above.
@@ -75,6 +82,8 @@ class Settings:
             raw = env.get(name.upper())
             if raw is not None and raw.strip() != "":
                 values[name] = parse(name.upper(), raw.strip())
+        # Production is served over HTTPS (TLS at a proxy) unless HTTPS_ONLY says otherwise.
+        values.setdefault("https_only", values.get("app_env") == "production")
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
@@ -231,6 +240,13 @@ def _storage_uri(name: str, raw: str) -> str:
     return raw
 
 
+def _half_band(name: str, raw: str) -> float:
+    value = _fraction(name, raw)
+    if value > 0.5:
+        raise ConfigError(f'{name} must be between 0 and 0.5 (around 0.5), got "{raw}"')
+    return value
+
+
 def _rate(name: str, raw: str) -> str:
     if not re.fullmatch(r"\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?", raw.strip()):
         raise ConfigError(
@@ -254,10 +270,14 @@ _PARSERS = {
     "min_review_chars": _positive_int,
     "max_review_chars": _positive_int,
     "max_batch": _positive_int,
+    "explain_top": _positive_int,
+    "unsure_band": _half_band,
     "ratelimit_enabled": _boolean,
     "ratelimit_storage_uri": _storage_uri,
     "ratelimit_predict": _rate,
     "ratelimit_feedback": _rate,
+    "ratelimit_login_address": _rate,
+    "ratelimit_login_account": _rate,
     "ratelimit_key_prefix": _text,
     "web_concurrency": _positive_int,
     "trusted_proxies": _non_negative_int,
@@ -267,3 +287,13 @@ _PARSERS = {
 
 ENV_VARS = tuple(name.upper() for name in _PARSERS)
 assert {f.name for f in fields(Settings)} == set(_PARSERS)
+
+
+def environ_of(settings: Settings) -> dict[str, str]:
+    """This process's environment with every setting of ``settings`` in it, for a child
+    process (the admin pages' "retrain now") to run with the same settings."""
+    values = {}
+    for field in fields(settings):
+        value = getattr(settings, field.name)
+        values[field.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+    return {**os.environ, **values}

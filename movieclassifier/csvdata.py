@@ -1,4 +1,10 @@
-"""Reading labelled review CSVs (``review,sentiment``; plain or gzip) as a checked stream."""
+"""Streaming a data file's bytes (plain or gzip) as text, and the row helpers of training.
+
+``datafiles`` reads labelled reviews from CSV, TSV and JSON Lines files on top of these:
+``open_text`` counts and hashes the bytes as they are read (for the progress bar and the
+version's ``source_sha256``) and never reads more than a block ahead; ``lines`` hands out
+physical lines no longer than ``MAX_LINE_CHARS``, so memory stays bounded whatever the file.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,28 @@ import hashlib
 import io
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-EXPECTED_HEADER = ["review", "sentiment"]
 # Reviews can be long; the csv module's default field limit (128 KiB) is not enough for all.
-csv.field_size_limit(16 * 1024 * 1024)
+# A line (and a field) longer than this is an error that names the line.
+MAX_LINE_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_LINE_CHARS)
 
 
 class CSVFormatError(ValueError):
-    """The file is not a labelled review CSV; the message names the line and the problem."""
+    """The file is not a labelled review file; the message names the file, the line and
+    the problem. (The name is older than the other formats; ``DataFormatError`` is the same.)"""
+
+
+DataFormatError = CSVFormatError
 
 
 @dataclass
 class Progress:
-    """Bytes of the (possibly compressed) file consumed so far, for a progress bar."""
+    """Bytes of the (possibly compressed) files consumed so far, for a progress bar."""
 
     total_bytes: int
     read_bytes: int = 0
@@ -48,68 +60,68 @@ class _CountingReader(io.RawIOBase):
         return count or 0
 
 
-class ReviewCSV:
-    """Iterate ``(line_number, review, label)`` over a CSV, checking as it goes.
+@contextmanager
+def open_text(path: Path, progress: Progress, digest: hashlib._Hash) -> Iterator[io.TextIOWrapper]:
+    """``path`` as UTF-8 text (gunzipped when its first bytes say gzip), counted and hashed.
 
-    ``sha256`` is the digest of the file's bytes, complete once iteration has finished.
+    Bad bytes are kept as surrogates, for the reader to report with their line: a strict
+    decoder would fail on a whole chunk, far from the line to blame.
+    """
+    with open(path, "rb") as raw:
+        counted = io.BufferedReader(_CountingReader(raw, progress, digest), 1 << 20)
+        is_gzip = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: BinaryIO = gzip.GzipFile(fileobj=counted) if is_gzip else counted  # type: ignore[assignment]
+        yield io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+
+
+class LineTooLong(Exception):
+    """A physical line longer than ``MAX_LINE_CHARS``; ``line`` is its number (1-based)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class Lines:
+    """The physical lines of ``stream`` (with their endings); ``count`` is how many so far.
+
+    >>> lines = Lines(io.StringIO("a\\nbb\\n"), limit=3)
+    >>> list(lines), lines.count
+    (['a\\n', 'bb\\n'], 2)
+    >>> list(Lines(io.StringIO("abcd\\n"), limit=3))
+    Traceback (most recent call last):
+    ...
+    movieclassifier.csvdata.LineTooLong: 1
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise CSVFormatError(f"{self.path}: no such file")
-        self.progress = Progress(self.path.stat().st_size)
-        self._digest = hashlib.sha256()
+    def __init__(self, stream: io.TextIOBase, limit: int = MAX_LINE_CHARS) -> None:
+        self._stream = stream
+        self._limit = limit
+        self.count = 0
 
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+    def __iter__(self) -> Iterator[str]:
+        readline, limit = self._stream.readline, self._limit
+        while line := readline(limit + 1):
+            self.count += 1
+            if len(line) > limit and not line.endswith(("\n", "\r")):
+                raise LineTooLong(self.count)
+            yield line
 
-    def __iter__(self) -> Iterator[tuple[int, str, int]]:
-        with open(self.path, "rb") as raw:
-            counted = io.BufferedReader(_CountingReader(raw, self.progress, self._digest), 1 << 20)
-            is_gzip = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            stream: BinaryIO = gzip.GzipFile(fileobj=counted) if is_gzip else counted  # type: ignore[assignment]
-            # Bad bytes are kept as surrogates and reported with their line by _check();
-            # a strict decoder would fail on a whole chunk, far from the line to blame.
-            text_stream = io.TextIOWrapper(
-                stream, encoding="utf-8", errors="surrogateescape", newline=""
-            )
-            yield from self._rows(text_stream)
 
-    def _rows(self, text_stream: io.TextIOWrapper) -> Iterator[tuple[int, str, int]]:
-        reader = csv.reader(text_stream)
-        try:
-            header = next(reader, None)
-            if header is None or [h.strip().lower() for h in header] != EXPECTED_HEADER:
-                raise CSVFormatError(
-                    f"{self.path}: line 1: expected the header 'review,sentiment', got {header!r}"
-                )
-            for row in reader:
-                yield reader.line_num, *self._check(reader.line_num, row)
-        except (UnicodeDecodeError, csv.Error, EOFError, gzip.BadGzipFile, OSError) as exc:
-            raise CSVFormatError(
-                f"{self.path}: line {reader.line_num + 1}: unreadable: {exc}"
-            ) from exc
+def not_utf8(text: str) -> int | None:
+    """Where ``text`` holds a byte that was not UTF-8 (kept as a surrogate), or None.
 
-    def _check(self, line: int, row: list[str]) -> tuple[str, int]:
-        if len(row) != 2:
-            raise CSVFormatError(f"{self.path}: line {line}: expected 2 fields, got {len(row)}")
-        review, label = row
-        if not review.isascii():
-            try:
-                review.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise CSVFormatError(
-                    f"{self.path}: line {line}: unreadable: the review is not UTF-8 "
-                    f"(a bad byte at character {exc.start})"
-                ) from exc
-        if label.strip() not in ("0", "1"):
-            raise CSVFormatError(
-                f"{self.path}: line {line}: sentiment must be 0 or 1, got {label!r}"
-            )
-        return review, int(label)
+    >>> not_utf8("café"), not_utf8("caf" + b"\\xe9".decode("utf-8", "surrogateescape"))
+    (None, 3)
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def all_but_last(

@@ -52,6 +52,8 @@ def describe() -> dict[str, Any]:
 def learn(start: SentimentModel, replay: Labelled, new: Labelled) -> SentimentModel:
     """A new model: ``start`` plus the correction fitted to ``replay`` plus ``new``."""
     model = SentimentModel(copy.deepcopy(start.classifier), start.version, start.samples_seen)
+    # Kept until the caller refits it on rows not learned (``calibration.calibrate``).
+    model.calibration = start.calibration
     texts = replay.texts + new.texts
     if not texts:
         return model

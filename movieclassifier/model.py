@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -61,6 +62,42 @@ class Prediction(NamedTuple):
     probability: float
     positive_probability: float
     model_version: int | None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the classifier's scores become the probabilities people see: temperature scaling.
+
+    P(positive) = sigmoid(``scale`` * score), where score is the classifier's logit. One
+    parameter, so the label (the score's sign) never changes. ``calibration.calibrate``
+    fits it on rows the version did not learn; ``rows`` is how many (0: never fitted, the
+    identity). ``ece_before`` and ``ece_after`` are on those rows.
+    """
+
+    scale: float = 1.0
+    rows: int = 0
+    ece_before: float | None = None
+    ece_after: float | None = None
+    fitted_on: str = ""
+    # The reliability diagram of the held-out rows, calibrated: (low, high, rows,
+    # mean confidence, accuracy) per non-empty bin (``reliability.bins_of``).
+    held_out_bins: tuple[tuple[float, float, int, float, float], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": "temperature", "temperature": 1.0 / self.scale, **asdict(self)}
+
+
+IDENTITY = Calibration()
+
+
+def is_unsure(probability: float, band: float) -> bool:
+    """Whether the probability of the label shown is within ``band`` of a coin toss
+    (``UNSURE_BAND``; the result page then says "not sure").
+
+    >>> is_unsure(0.59, 0.1), is_unsure(0.6, 0.1), is_unsure(0.55, 0.0)
+    (True, False, False)
+    """
+    return probability < 0.5 + band
 
 
 def new_classifier(seed: int = 0) -> SGDClassifier:
@@ -140,7 +177,13 @@ def _sigmoid(score: float) -> float:
 
 
 class SentimentModel:
-    """A trained (or new) classifier plus the version number the store gave it."""
+    """A trained (or new) classifier plus the version number the store gave it.
+
+    ``calibration`` turns its scores into the probabilities ``predict`` gives; a model
+    pickled before calibration existed has none of its own and gets the identity.
+    """
+
+    calibration: Calibration = IDENTITY
 
     def __init__(
         self,
@@ -159,15 +202,29 @@ class SentimentModel:
         """Features of each review, one row each."""
         return self._vectorizer.transform(texts)
 
-    def positive_probabilities(self, features: sparse.csr_matrix) -> np.ndarray:
-        """P(positive) for each row of ``features``.
+    def positive_probabilities(
+        self, features: sparse.csr_matrix, calibrated: bool = False
+    ) -> np.ndarray:
+        """P(positive) for each row of ``features``, uncalibrated unless asked.
 
-        A fast path equal to ``predict_proba(...)[:, 1]`` (a test checks it): a sparse dot
-        product and a sigmoid, without scikit-learn's per-call input validation, which is
-        most of the cost of one prediction.
+        Uncalibrated, a fast path equal to ``predict_proba(...)[:, 1]`` (a test checks it):
+        a sparse dot product and a sigmoid, without scikit-learn's per-call input
+        validation, which is most of the cost of one prediction. The learner's own scale is
+        what ``screening``'s thresholds were measured on; ``calibrated`` gives what
+        ``predict`` shows.
         """
+        scores = self.scores(features)
+        return expit(self.calibration.scale * scores if calibrated else scores)
+
+    def scores(self, features: sparse.csr_matrix) -> np.ndarray:
+        """The classifier's logit for each row of ``features`` (before calibration)."""
         weights, bias, _ = self._served_weights()
-        return expit(features @ weights + bias)
+        return features @ weights + bias
+
+    def served_weights(self) -> tuple[np.ndarray, float]:
+        """The weights (one per feature column) and the intercept that ``predict`` uses."""
+        weights, _, intercept = self._served_weights()
+        return weights, intercept
 
     def _served_weights(self) -> tuple[np.ndarray, np.ndarray, float]:
         """The weights as one contiguous vector, the bias as a float64 array (as
@@ -179,7 +236,7 @@ class SentimentModel:
         return self._served
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Label and probability for each review; never changes the model.
+        """Label and calibrated probability for each review; never changes the model.
 
         Each review is scored on its own by ``features.feature_scores``, without a sparse matrix
         (scipy's matrix construction and numpy's calls are most of the cost of a few rows,
@@ -189,10 +246,11 @@ class SentimentModel:
         """
         weights, _, intercept = self._served_weights()
         version = self.version
+        scale = self.calibration.scale
         predictions = []
         # One plain loop for the whole batch: its body runs MAX_BATCH times per request.
         for score in feature_scores(texts, weights):
-            positive = _sigmoid(score + intercept)
+            positive = _sigmoid(scale * (score + intercept))
             if positive >= 0.5:
                 predictions.append(Prediction(POSITIVE, positive, positive, version))
             else:

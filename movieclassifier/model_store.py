@@ -9,6 +9,7 @@ and registered are ever unpickled, and only after their sha256 matches the regis
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from movieclassifier import features
-from movieclassifier.model import SentimentModel
+from movieclassifier.model import Calibration, SentimentModel
 from movieclassifier.schema import (
     PROMOTED,
     REJECTED,
@@ -82,6 +83,8 @@ def write(model: SentimentModel, model_dir: Path) -> WrittenModel:
         "classifier": model.classifier,
         "feature_params": features.feature_params(),
         "samples_seen": model.samples_seen,
+        # Plain values: a file without them (made before calibration) loads as the identity.
+        "calibration": dataclasses.asdict(model.calibration),
     }
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(data).hexdigest()
@@ -148,7 +151,8 @@ def register(
         holdout_set=holdout_set,
         carried_from=carried_from,
         consolidated=consolidated,
-        details=details,
+        # Recorded with the version; the pickle holds the same (``SentimentModel.calibration``).
+        details={**(details or {}), "calibration": model.calibration.as_dict()},
     )
     session.add(row)
     session.flush()
@@ -258,7 +262,10 @@ def _unpickle(data: bytes, row: ModelVersion) -> SentimentModel:
                 f"model version {row.version} was made with scikit-learn {row.sklearn_version}, "
                 f"this is {sklearn.__version__}; {TRAIN_HINT}"
             ) from exc
-    return SentimentModel(payload["classifier"], row.version, payload["samples_seen"])
+    model = SentimentModel(payload["classifier"], row.version, payload["samples_seen"])
+    if "calibration" in payload:
+        model.calibration = Calibration(**payload["calibration"])
+    return model
 
 
 def write_sidecar(model_dir: Path, row: ModelVersion) -> Path:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from movieclassifier import (
+    calibration,
     db,
     feedback,
     gate,
@@ -221,6 +222,10 @@ def _learn_and_publish(
     if claimed and not batch.learn_ids and not batch.slice_ids:
         return _all_suspect(sessions, batch, current.version, start)
     model = learning.learn(base, replay, batch.learning)
+    sliced = Labelled(domain.texts + batch.held_out.texts, domain.labels + batch.held_out.labels)
+    calibration.calibrate(
+        model, [(calibration.HELD_OUT, held), (calibration.DOMAIN_SLICE, sliced)], model.calibration
+    )
     accuracies = gate.evaluate(current, anchor, model, held, domain, batch.learning)
     status = gate.decide(accuracies, settings.gate_max_drop, batch.approved or not claimed)
     consolidated = begin.full or len(replay.texts) + len(batch.learn_ids) >= (
@@ -272,6 +277,7 @@ class _Batch:
     learn_ids: list[int]
     learning: Labelled
     slice_ids: list[int]
+    held_out: Labelled
     suspects: dict[int, tuple[float, str]]
     approved: bool
 
@@ -303,6 +309,7 @@ class _Batch:
             [row.id for row in learning_rows],
             Labelled([row.review for row in learning_rows], [row.label for row in learning_rows]),
             [row.id for row in held],
+            Labelled([row.review for row in held], [row.label for row in held]),
             suspects,
             approved,
         )

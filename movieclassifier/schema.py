@@ -260,3 +260,49 @@ class RetrainRun(Base):
     holdout_accuracy_after: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+# Account roles: a reviewer may answer the review queue only; an operator may do everything.
+OPERATOR = "operator"
+REVIEWER = "reviewer"
+USER_NAME_CHARS = 64
+AUDIT_ACTION_CHARS = 32
+AUDIT_ADDRESS_CHARS = 64
+
+
+class User(Base):
+    """An operator or reviewer of the admin pages; made and changed with ``flask users``.
+
+    ``session_version`` is in every signed session of the user: bumping it (logout,
+    ``set-password``, ``disable``) ends them all.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(USER_NAME_CHARS), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what to which ids, when and from where; rows are added, never edited."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    # The user's name as given (a failed login may name nobody), "cli:<os user>" for
+    # changes made from the command line.
+    actor: Mapped[str] = mapped_column(String(USER_NAME_CHARS + 8))
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_CHARS), index=True)
+    target: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    # The client address for requests (after ProxyFix), "cli" for the command line.
+    address: Mapped[str] = mapped_column(String(AUDIT_ADDRESS_CHARS), default="")

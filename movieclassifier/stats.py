@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from movieclassifier import reliability
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
@@ -51,6 +52,8 @@ WAITING_STATUSES = (PENDING, LEARNING, APPROVED)
 # Bucket sizes for the live accuracy chart: the smallest that keeps it under MAX_POINTS.
 BUCKET_SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 MAX_POINTS = 60
+# The live reliability diagram counts this many of the newest answers: its cost stays flat.
+LIVE_RELIABILITY_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,40 @@ def live_accuracy(session: Session, max_points: int = MAX_POINTS) -> Series:
         for b, n, correct, first, last in rows
     ]
     return Series(size, total, points, promotions(session, points))
+
+
+def live_reliability(
+    session: Session, version: int, newest: int = LIVE_RELIABILITY_ROWS
+) -> list[reliability.Bin]:
+    """The reliability bins of the ``newest`` answers to ``version``'s predictions: per bin
+    of the probability shown, how often people said the label was right (discarded answers
+    left out, as in ``live_accuracy``). Self-selected: people answer what they choose to."""
+    answers = (
+        select(StoredPrediction.probability.label("shown"), _is_correct().label("right"))
+        .join(Feedback, Feedback.prediction_id == StoredPrediction.id)
+        .where(StoredPrediction.model_version == version, Feedback.status != DISCARDED)
+        .order_by(Feedback.id.desc())
+        .limit(newest)
+        .subquery()
+    )
+    shown = answers.c.shown
+    edges = [(number + 1) / reliability.BINS for number in range(reliability.BINS - 1)]
+    which = case(*((shown < edge, number) for number, edge in enumerate(edges)), else_=len(edges))
+    rows = session.execute(
+        select(which, func.count(), func.avg(shown), func.sum(answers.c.right))
+        .group_by(which)
+        .order_by(which)
+    )
+    return [
+        reliability.Bin(
+            number / reliability.BINS,
+            (number + 1) / reliability.BINS,
+            int(answers),
+            float(confidence),
+            int(correct) / int(answers),
+        )
+        for number, answers, confidence, correct in rows
+    ]
 
 
 def _buckets_numbered(session: Session, size: int) -> Sequence[tuple[Any, ...]]:

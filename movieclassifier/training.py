@@ -1,11 +1,13 @@
-"""Initial training: stream a labelled CSV in minibatches through ``partial_fit``.
+"""Initial training: stream labelled files in minibatches through ``partial_fit``.
 
-A ``training_run.TrainingRun`` does the passes: a thread reads the CSV while the parent
-learns, worker processes hash each block once and spill it to a temporary directory, from
-which later epochs read it back (``features.pool``). The last ``holdout`` rows are kept
-out (a ring buffer, so the file is never held in memory), evaluated, and stored as a new
-evaluation set (``holdout.add_set``) that the new version records, in one transaction. A
-bad file publishes nothing.
+The files are CSV, TSV or JSON Lines, plain or gzip, one or several read one after another
+(``datafiles.ReviewFiles``, as ``ReadOptions`` says). A ``training_run.TrainingRun`` does
+the passes: a thread reads the files while the parent learns, worker processes hash each
+block once and spill it to a temporary directory, from which later epochs read it back
+(``features.pool``). The last ``holdout`` rows (of the last file) are kept out (a ring
+buffer, so no file is held in memory), evaluated, and stored as a new evaluation set
+(``holdout.add_set``) that the new version records, in one transaction. A bad file, any of
+them, publishes nothing.
 
 A new base goes through the gate too (docs/DESIGN.md, invariant 7): when a version is
 current and its lineage records an evaluation set, both are scored on that set without the
@@ -24,18 +26,19 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import carrying, features, locking, model_store
+from movieclassifier import calibration, carrying, features, locking, model_store
 from movieclassifier import holdout as holdout_set
-from movieclassifier.csvdata import CSVFormatError, ReviewCSV
+from movieclassifier.csvdata import CSVFormatError
+from movieclassifier.datafiles import ReadOptions, ReviewFiles, skipped_dict
 from movieclassifier.features import pool as hashing_pool
-from movieclassifier.model import SentimentModel, compact, new_classifier
+from movieclassifier.model import Labelled, SentimentModel, compact, new_classifier
 from movieclassifier.schema import PROMOTED
 from movieclassifier.training_run import (
     ProgressCallback,
@@ -47,6 +50,7 @@ from movieclassifier.training_run import (
 __all__ = [
     "CSVFormatError",
     "Finding",
+    "ReadOptions",
     "Refused",
     "TrainProgress",
     "TrainReport",
@@ -128,13 +132,15 @@ class TrainReport:
     base_version: int | None = None
     carried: int = 0
     carried_from: int | None = None
+    # Rows of the files skipped, by reason (``datafiles.EMPTY_TEXT``, ``IGNORED_LABEL``).
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def train_from_csv(
-    path: Path,
+    path: Path | Sequence[Path],
     sessions: sessionmaker[Session],
     model_dir: Path,
     *,
@@ -152,9 +158,11 @@ def train_from_csv(
     strict: bool = False,
     warn: Callable[[Finding], None] | None = None,
     carry_feedback: bool = True,
+    reading: ReadOptions | None = None,
 ) -> TrainReport:
-    """Train on ``path``; publish the result as the new current version unless the gate
-    rejects it (``TrainReport.status``), which ``promote`` overrides.
+    """Train on ``path`` (a file, or several read one after another, in any format of
+    ``datafiles``, read as ``reading`` says); publish the result as the new current version
+    unless the gate rejects it (``TrainReport.status``), which ``promote`` overrides.
 
     ``batch_size`` defaults to ``BATCH_SIZE``, or to a size giving ``MIN_STEPS`` steps on a
     file of fewer training rows. ``warn`` is called with each ``Finding`` as it is found.
@@ -166,16 +174,17 @@ def train_from_csv(
     becomes current is then the base with them, and the gate judges that one.
 
     Raises:
-        CSVFormatError: the file is not a ``review,sentiment`` CSV with labels 0/1.
+        CSVFormatError: a file is not a labelled review file (the message names the file
+            and the line).
         Refused: ``strict`` and the file has findings.
         ValueError: a size argument is out of range.
     """
     epochs = default_epochs(sentences) if epochs is None else epochs
     if (batch_size is not None and batch_size < 1) or epochs < 1 or holdout < 0:
         raise ValueError("batch size and epochs must be at least 1, holdout at least 0")
-    csv_file = ReviewCSV(path)
+    csv_file = ReviewFiles(path, reading)
     asked = batch_size
-    batch_size = auto_batch_size(path, holdout) if asked is None else asked
+    batch_size = auto_batch_size(path, holdout, reading) if asked is None else asked
     model = _starting_model(sessions, model_dir, seed, continue_training)
     parent = model.version
     workers = hashing_pool.default_workers() if workers is None else workers
@@ -196,6 +205,8 @@ def train_from_csv(
         accuracy = run.evaluate(run.held_files)
         seconds = time.perf_counter() - run.started
     compact(model.classifier)
+    held_rows = Labelled(*held)
+    calibration.calibrate(model, [(calibration.HELD_OUT, held_rows)], keep=model.calibration)
     details = {
         "training": {
             "sentences": sentences,
@@ -205,12 +216,13 @@ def train_from_csv(
             "batch_size_asked": asked,
             "reviews_per_epoch": run.rows_per_epoch,
             "examples_per_epoch": run.examples_per_epoch,
-        }
+        },
+        "data": {"files": [p.name for p in csv_file.paths], "skipped": dict(csv_file.skipped)},
     }
     # The one-writer lock (docs/DESIGN.md, invariant 1) from reading what is current to
     # publishing: a retrain finishing meanwhile would otherwise publish over the new base.
     with locking.retrain_lock(sessions.kw["bind"], wait=True):
-        carried = carrying.carry(sessions, model) if carry_feedback else None
+        carried = carrying.carry(sessions, model, held_rows) if carry_feedback else None
         served = carried.model if carried is not None else model
         gate = holdout_set.gate_against_current(
             sessions, model_dir, served, gate_max_drop, promote, trained=run.trained
@@ -242,18 +254,21 @@ def train_from_csv(
         base_version,
         carried.labels if carried is not None else 0,
         carried.from_version if carried is not None else None,
+        skipped_dict(csv_file.skipped),
     )
 
 
-def auto_batch_size(path: Path, holdout: int) -> int:
+def auto_batch_size(
+    path: Path | Sequence[Path], holdout: int, reading: ReadOptions | None = None
+) -> int:
     """``BATCH_SIZE``, or, when ``path`` has fewer training rows, a size that learns them in
     ``MIN_STEPS`` steps (reads at most ``BATCH_SIZE + holdout`` rows).
 
     Raises:
-        CSVFormatError: the rows read are not a ``review,sentiment`` CSV.
+        CSVFormatError: the rows read are not labelled reviews.
     """
     rows = 0
-    for _ in ReviewCSV(path):
+    for _ in ReviewFiles(path, reading):
         rows += 1
         if rows - holdout >= BATCH_SIZE:
             return BATCH_SIZE
@@ -317,7 +332,7 @@ class _Made:
 
     model: SentimentModel
     carried: carrying.Carried | None
-    csv_file: ReviewCSV
+    csv_file: ReviewFiles
     parent: int | None
     held: tuple[list[str], list[int]]
     accuracy: float | None
@@ -340,7 +355,7 @@ def _publish(
         # Its own held-out rows as a new set, else the set it was gated on (never one
         # with rows it trained on); no other version's set changes.
         evaluated_on = holdout_set.set_for_new_base(
-            session, gate, made.held, made.csv_file.path.name, trained
+            session, gate, made.held, made.csv_file.name, trained
         )
         row = model_store.register(
             session,
@@ -348,7 +363,7 @@ def _publish(
             made.model,
             status=gate.status,
             source="csv",
-            source_detail=made.csv_file.path.name,
+            source_detail=made.csv_file.name,
             source_sha256=made.csv_file.sha256,
             parent_version=made.parent,
             holdout_accuracy=made.accuracy,

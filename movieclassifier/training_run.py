@@ -1,4 +1,4 @@
-"""One training run's passes: read the CSV, hash it in worker processes, learn in order.
+"""One training run's passes: read the files, hash them in worker processes, learn in order.
 
 ``training.train_from_csv`` makes a ``TrainingRun`` and publishes what it learned. The
 first pass reads the file in a thread, hands blocks of rows to the hashing workers
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from movieclassifier.csvdata import CSVFormatError, ReviewCSV, all_but_last, batches
+from movieclassifier.csvdata import CSVFormatError, all_but_last, batches
+from movieclassifier.datafiles import ReviewFiles
 from movieclassifier.features import pool as hashing_pool
 from movieclassifier.model import AVERAGE_START, SentimentModel, average_from_now
 
@@ -132,7 +133,7 @@ class TrainingRun:
         self.curve: list[tuple[int, float]] = []
 
     def first_epoch(
-        self, csv_file: ReviewCSV, batch_size: int, holdout: int, window: int
+        self, csv_file: ReviewFiles, batch_size: int, holdout: int, window: int
     ) -> tuple[list[str], list[int]]:
         """Read the file, hash it in the pool, learn the blocks in order; returns the hold-out.
 
@@ -203,6 +204,7 @@ class TrainingRun:
                 block = (future, len(texts), path, _read_fraction(self.csv_file))
                 if not _put_unless_stopped(hashed, block, stop):
                     return
+            _check_last_file(self.csv_file, kept.maxlen or 0)
             self.held = ([review for review, _ in kept], [label for _, label in kept])
             kept.clear()
             self.held_files = self.submit_holdout(self.held, HASH_BLOCK)
@@ -320,7 +322,16 @@ def _put_unless_stopped(into: queue.Queue, item: object, stop: threading.Event) 
     return False
 
 
-def _read_fraction(csv_file: ReviewCSV) -> float:
+def _check_last_file(files: ReviewFiles, holdout: int) -> None:
+    """``--holdout`` takes the last rows of the last file: refuse when it has fewer."""
+    if holdout and len(files.paths) > 1 and files.rows_per_file[-1] < holdout:
+        raise CSVFormatError(
+            f"{files.path}: --holdout {holdout} takes the last {holdout} rows of the last file, "
+            f"which has only {files.rows_per_file[-1]}"
+        )
+
+
+def _read_fraction(csv_file: ReviewFiles) -> float:
     total = csv_file.progress.total_bytes
     return min(1.0, csv_file.progress.read_bytes / total) if total else 1.0
 

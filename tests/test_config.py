@@ -157,3 +157,16 @@ def test_trusted_proxy_makes_limits_count_per_client(make_app, seed_model):
         200,
         429,
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "https_only"),
+    [
+        ({"APP_ENV": "production", "SECRET_KEY": "k" * 32}, True),
+        ({"APP_ENV": "production", "SECRET_KEY": "k" * 32, "HTTPS_ONLY": "false"}, False),
+        ({"APP_ENV": "development"}, False),
+        ({"APP_ENV": "development", "HTTPS_ONLY": "true"}, True),
+    ],
+)
+def test_production_is_https_only_unless_told_otherwise(environ, https_only):
+    assert Settings.from_env(environ).https_only is https_only

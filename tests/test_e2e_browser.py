@@ -130,7 +130,7 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path, b
         expect(page.locator("#count-pending")).to_have_text("0")
         expect(page.locator("#retrain-status")).to_have_text("promoted")
         expect(page.locator("#last-retrain")).to_contain_text(f"v{seed_model + 1}")
-        chart = page.locator("svg.chart")
+        chart = page.locator("#live-accuracy svg.chart")
         expect(chart).to_be_visible()
         expect(chart.locator("circle.point")).to_have_count(1)
         expect(chart.locator(f'line.promotion[data-version="{seed_model + 1}"]')).to_have_count(1)
@@ -140,7 +140,7 @@ def test_review_feedback_retrain_and_dashboard(settings, seed_model, tmp_path, b
 
         phone = new_page(browser, viewport=PHONE)
         phone.goto(f"{url}/dashboard")
-        expect(phone.locator("svg.chart")).to_be_visible()
+        expect(phone.locator("#live-accuracy svg.chart")).to_be_visible()
         assert fits_the_screen(phone)
         # The versions table scrolls inside its wrapper and says so.
         expect(phone.locator("#versions-hint")).to_be_visible()
@@ -193,6 +193,6 @@ def test_the_flow_works_without_javascript(settings, seed_model, tmp_path, brows
 
         page.goto(f"{url}/dashboard")
         expect(page.locator("#count-pending")).to_have_text("1")
-        expect(page.locator("svg.chart circle.point")).to_have_count(1)
+        expect(page.locator("#live-accuracy svg.chart circle.point")).to_have_count(1)
         screenshot(page, settings, "nojs-dashboard")
         context.close()

@@ -99,7 +99,7 @@ def test_the_features_import_nothing_else_of_the_package(path):
 def test_the_edges_do_not_import_each_other(edge, other):
     found = [
         breach
-        for path in sorted((PACKAGE / edge).glob("*.py"))
+        for path in sorted((PACKAGE / edge).rglob("*.py"))
         for breach in breaches(path, lambda module: module.startswith(other))
     ]
     assert found == []
@@ -108,7 +108,7 @@ def test_the_edges_do_not_import_each_other(edge, other):
 def test_the_web_never_learns():
     found = [
         breach
-        for path in sorted((PACKAGE / "web").glob("*.py"))
+        for path in sorted((PACKAGE / "web").rglob("*.py"))
         for breach in breaches(path, web_forbids)
     ]
     assert found == []

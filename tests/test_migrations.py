@@ -16,7 +16,7 @@ from servers import subprocess_env
 # Each test migrates its own database for real, from nothing.
 pytestmark = pytest.mark.empty_database
 
-HEAD = "0005"
+HEAD = "0006"
 
 VERSION_ROW = {
     "status": "promoted",

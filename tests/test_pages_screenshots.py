@@ -21,7 +21,9 @@ from test_stats import add_answers, add_version
 
 from browser import ARTIFACTS, TIMEOUT_MS, site_database
 from corpus import train_tiny_model
-from movieclassifier import model_store
+from loop_helpers import movie_rows
+from movieclassifier import calibration, model_store
+from movieclassifier.model import Labelled
 from movieclassifier.schema import PROMOTED, REJECTED, ROLLED_BACK, RetrainRun
 from servers import gunicorn_server, settings_env
 
@@ -41,6 +43,9 @@ def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("screens")
     settings, engine, sessions = site_database(tmp, "screenshot-test-secret")
     model = train_tiny_model()
+    # Calibrated on IMDb rows, so the dashboard draws a held-out reliability line.
+    held = Labelled.of(movie_rows(300))
+    calibration.calibrate(model, [(calibration.HELD_OUT, held)])
     start = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     with sessions.begin() as session:
         old = add_version(session, ROLLED_BACK, holdout=0.851, promoted_at=start)
@@ -50,6 +55,7 @@ def live(tmp_path_factory):
         current = model_store.register(
             session, written, model, status=PROMOTED, source="test"
         ).version
+        add_answers(session, current, [True, True, True, False] * 3, start=start)
         for status, version, hours in (
             ("promoted", current, 2),
             ("rejected", rejected, 20),
@@ -194,20 +200,23 @@ def test_dashboard(live, page):
     else:
         assert inner > outer, "on a phone the table scrolls inside its wrapper"
         expect(hint).to_be_visible()
-    check_chart_labels(page)
+    for chart in ("#live-accuracy", "#reliability"):
+        check_chart_labels(page, chart)
     save(page, "dashboard")
 
 
-def check_chart_labels(page: Page) -> None:
-    """Every chart label shown is drawn at LEGIBLE_PX or more on screen; x labels stay apart."""
+def check_chart_labels(page: Page, section: str) -> None:
+    """Every label of the section's chart is drawn at LEGIBLE_PX or more on screen; its x
+    labels stay apart."""
     labels = page.evaluate(
-        """() => [...document.querySelectorAll('svg.chart text')]
+        """(section) => [...document.querySelectorAll(section + ' svg.chart text')]
              .filter(node => getComputedStyle(node).display !== 'none')
              .map(node => { const box = node.getBoundingClientRect();
                  const scale = node.getScreenCTM().a;
                  return {text: node.textContent, left: box.left, right: box.right,
                          px: scale * parseFloat(getComputedStyle(node).fontSize),
-                         x_tick: node.classList.contains('x-tick')}; })"""
+                         x_tick: node.classList.contains('x-tick')}; })""",
+        section,
     )
     assert labels
     for label in labels:

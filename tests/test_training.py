@@ -29,6 +29,7 @@ JSON_KEYS = {
     "sentences",
     "status",
     "gate",
+    "skipped",
 }
 
 
@@ -110,7 +111,7 @@ def test_gzip_csv_and_json_output(settings, tmp_path):
 
 
 def _bad_header(path):
-    write_csv(path, thirty_rows(), header=("text", "label"))
+    write_csv(path, thirty_rows(), header=("body", "stars"))
 
 
 def _bad_label(path):
@@ -130,8 +131,17 @@ def _unreadable(path):
 @pytest.mark.parametrize(
     "spoil, message",
     [
-        (_bad_header, "line 1: expected the header 'review,sentiment', got ['text', 'label']"),
-        (_bad_label, "line 5: sentiment must be 0 or 1, got '2'"),
+        (
+            _bad_header,
+            "line 1: no text column ('review' or 'text'; name it with --text-column) and no "
+            "label column ('sentiment' or 'label'; name it with --label-column); columns "
+            "found: 'body', 'stars'",
+        ),
+        (
+            _bad_label,
+            "line 5: sentiment must be positive (1, positive, pos, true) or negative "
+            "(0, negative, neg, false), in any case, got '2'",
+        ),
         (_unreadable, "line 6: unreadable"),
     ],
 )

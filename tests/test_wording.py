@@ -34,9 +34,11 @@ def test_how_sure_never_rounds_up_to_a_certainty(app, probability, shown):
 @pytest.mark.parametrize(
     ("probability", "unsure"), [(0.5, True), (0.5999, True), (0.6, False), (0.9, False)]
 )
-def test_the_not_sure_band_is_below_six_in_ten(app, probability, unsure):
-    shown = render(app, "{{ p < w.UNSURE_BELOW }}", p=probability)
-    assert shown == str(unsure)
+def test_the_not_sure_band_is_below_six_in_ten_by_default(probability, unsure):
+    from movieclassifier.config import Settings
+    from movieclassifier.model import is_unsure
+
+    assert is_unsure(probability, Settings().unsure_band) is unsure
 
 
 @pytest.mark.parametrize(

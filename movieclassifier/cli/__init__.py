@@ -2,7 +2,8 @@
 
 ``train`` makes models from data, ``operate`` runs the loop and its operator commands,
 ``quarantine`` triages what the screen and the gate held back, ``take_back`` retracts
-answers and forgets reviews, ``common`` holds what they share.
+answers and forgets reviews, ``users`` manages the admin pages' accounts, ``audit``
+prints the audit log, ``common`` holds what they share.
 ``init_app(app)`` registers them all; ``app_settings()`` is how ``create_app`` reads the
 environment (one line for a bad setting under a command).
 """
@@ -11,12 +12,30 @@ from __future__ import annotations
 
 from flask import Flask
 
-from movieclassifier.cli import operate, quarantine, take_back, train
+from movieclassifier.cli import (
+    audit,
+    evaluate,
+    export,
+    operate,
+    quarantine,
+    take_back,
+    train,
+    users,
+)
 from movieclassifier.cli.common import app_settings
 
 __all__ = ["COMMANDS", "app_settings", "init_app"]
 
-COMMANDS = train.COMMANDS + operate.COMMANDS + quarantine.COMMANDS + take_back.COMMANDS
+COMMANDS = (
+    train.COMMANDS
+    + evaluate.COMMANDS
+    + export.COMMANDS
+    + operate.COMMANDS
+    + quarantine.COMMANDS
+    + take_back.COMMANDS
+    + users.COMMANDS
+    + audit.COMMANDS
+)
 
 
 def init_app(app: Flask) -> None:

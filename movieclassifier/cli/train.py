@@ -11,7 +11,7 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from movieclassifier import db, features, model_store
+from movieclassifier import datafiles, db, features, model_store
 from movieclassifier.cli.common import (
     create_missing_database,
     explain_database_errors,
@@ -19,6 +19,7 @@ from movieclassifier.cli.common import (
     open_engine,
     safe_url,
 )
+from movieclassifier.cli.reading import reading_options
 from movieclassifier.holdout import NOT_GATED, NOTHING_LEFT, OVERRIDDEN, GateResult
 from movieclassifier.model import LABELS
 from movieclassifier.schema import REJECTED
@@ -49,7 +50,9 @@ def init_db_command() -> None:
 
 
 @click.command("train")
-@click.argument("csv_path", metavar="CSV", type=click.Path(path_type=Path))
+@click.argument(
+    "paths", metavar="FILE...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
 @click.option(
     "--batch-size",
     default=None,
@@ -69,8 +72,8 @@ def init_db_command() -> None:
     default=0,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Keep the LAST N rows out of training, evaluate on them, and store them as a new "
-    "evaluation set, the one this version and its retrains are gated on.",
+    help="Keep the LAST N rows (of the last file) out of training, evaluate on them, and store "
+    "them as a new evaluation set, the one this version and its retrains are gated on.",
 )
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Random seed of the classifier."
@@ -128,8 +131,9 @@ def init_db_command() -> None:
     default=None,
     help="Write a learning curve (hold-out accuracy against reviews seen), .png or .svg.",
 )
+@reading_options
 def train_command(
-    csv_path: Path,
+    paths: tuple[Path, ...],
     batch_size: int,
     epochs: int | None,
     holdout: int,
@@ -144,10 +148,12 @@ def train_command(
     as_json: bool,
     if_missing: bool,
     plot: Path | None,
+    reading: datafiles.ReadOptions,
 ) -> None:
-    """Stream a review,sentiment CSV (plain or .gz) into a new model version and publish it,
-    unless it does worse than the current version on the current version's evaluation set
-    (without the rows this file trains on)."""
+    """Stream labelled reviews (CSV, TSV or JSON Lines, plain or .gz; several files are read
+    one after another) into a new model version and publish it, unless it does worse than
+    the current version on the current version's evaluation set (without the rows these
+    files train on). Rows with empty text or an --ignore-label are skipped and counted."""
     from movieclassifier import training
 
     _check_plot_option(plot, holdout)
@@ -161,7 +167,7 @@ def train_command(
             click.echo("a model is already published; not training (drop --if-missing to retrain)")
             return
         report = training.train_from_csv(
-            csv_path,
+            list(paths),
             sessions,
             settings.model_dir,
             batch_size=batch_size,
@@ -178,6 +184,7 @@ def train_command(
             strict=strict,
             warn=_warn,
             carry_feedback=not without_feedback,
+            reading=reading,
         )
         evaluation_set = _recorded_set(sessions, report.version)
     except training.CSVFormatError as exc:
@@ -185,7 +192,7 @@ def train_command(
     except training.Refused as exc:
         count = len(exc.findings)
         raise click.ClickException(
-            f"--strict: refusing to publish a model from {csv_path} "
+            f"--strict: refusing to publish a model from {', '.join(map(str, paths))} "
             f"({count} warning{'s' if count != 1 else ''} above); nothing was published"
         ) from exc
     except model_store.ModelStoreError as exc:
@@ -379,6 +386,9 @@ def _print_train_report(
         )
     if report.status != REJECTED and not report.holdout_rows and evaluation_set is not None:
         summary += f"; its retrains are gated on evaluation set {evaluation_set}"
+    skipped = datafiles.describe_skipped(report.skipped)
+    if skipped:
+        summary += f"; {skipped}"
     if report.carried:
         summary += (
             f"; carried {report.carried} labels of version {report.carried_from} onto base "
@@ -401,6 +411,7 @@ def _print_train_report(
             "base_version",
             "carried",
             "carried_from",
+            "skipped",
         )
         figures = {key: getattr(report, key) for key in fields}
         figures["gate"] = report.gate.as_dict() if report.gate is not None else None

@@ -32,6 +32,7 @@ from movieclassifier.features.reference import (
     NORM,
     SENTENCE_BREAK,
     SHOWN,
+    TOKEN,
     TOKENIZER_VERSION,
     analyze_normalized,
     hashed_indices,
@@ -52,6 +53,7 @@ __all__ = [
     "feature_scores",
     "make_hashing_vectorizer",
     "make_vectorizer",
+    "review_ngrams",
     "normalize",
     "sentence_features",
     "split_sentences",
@@ -82,6 +84,8 @@ class Backend(NamedTuple):
     scores: Callable[[Sequence[str], np.ndarray], list[float]]
     # (normalized buffer with breaks, reviews, min tokens) -> indices, indptr, row reviews
     sentence_indices: Callable[[bytes, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    # (one normalized review) -> its words, where punctuation parts them, n-gram columns
+    review_ngrams: Callable[[bytes], tuple[list[str], np.ndarray, np.ndarray]]
 
 
 def make_hashing_vectorizer(analyzer: Callable[[str], list[str]] | None = None) -> Any:
@@ -111,8 +115,30 @@ def _python_sentence_indices(
     return indices, indptr, review
 
 
+def _python_review_ngrams(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
+    text = data.decode("utf-8")
+    found = list(TOKEN.finditer(text))
+    words = [match.group() for match in found]
+    apart = np.array([bool(text[a.end() : b.start()].strip()) for a, b in pairwise(found)], bool)
+    grams = analyze_normalized(text)
+    if not grams:
+        return words, apart, np.zeros(0, np.int32)
+    # Each n-gram is its own document of one feature.
+    indices, _ = hashed_indices(make_hashing_vectorizer(_alone), grams)
+    return words, apart, indices
+
+
+def _alone(gram: str) -> list[str]:
+    return [gram]
+
+
 PYTHON_BACKEND = Backend(
-    "python", normalize_bytes, _python_indices, _python_scores, _python_sentence_indices
+    "python",
+    normalize_bytes,
+    _python_indices,
+    _python_scores,
+    _python_sentence_indices,
+    _python_review_ngrams,
 )
 
 
@@ -134,7 +160,11 @@ def _c_backend() -> Backend | None:
     def scores(texts: Sequence[str], weights: np.ndarray) -> list[float]:
         return _hashing.score_texts(texts, low, high, N_FEATURES, weights)  # type: ignore[arg-type]
 
-    return Backend("c", _hashing.normalize, indices, scores, hash_buffer)
+    def review_ngrams(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
+        words, apart, columns = _hashing.ngram_columns(data, low, high, N_FEATURES)
+        return words, np.frombuffer(apart, np.bool_), np.frombuffer(columns, np.int32)
+
+    return Backend("c", _hashing.normalize, indices, scores, hash_buffer, review_ngrams)
 
 
 C_BACKEND = _c_backend()
@@ -221,6 +251,42 @@ def feature_scores(texts: Sequence[str], weights: np.ndarray) -> list[float]:
     the web service.
     """
     return BACKEND.scores(texts, weights)
+
+
+class ReviewNgrams(NamedTuple):
+    """A review's words as the features read them, and every n-gram occurrence of them.
+
+    The occurrences are in ``analyze``'s order (all n-grams of each length in turn; a
+    repeated n-gram appears each time): occurrence i is words ``starts[i]`` to
+    ``starts[i] + lengths[i]``, hashed to column ``columns[i]``, so the distinct columns are
+    those of ``feature_indices``. ``apart[i]``: punctuation separates word i from i + 1.
+    """
+
+    words: list[str]
+    apart: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    columns: np.ndarray
+
+
+def review_ngrams(review: str) -> ReviewNgrams:
+    """What ``explaining`` needs to give each n-gram of ``review`` its share of the score.
+
+    >>> found = review_ngrams("Not good, :)")
+    >>> found.words, found.apart.tolist(), found.starts.tolist(), found.lengths.tolist()
+    (['not', 'good', 'EMOSMILE'], [False, True], [0, 1, 2, 0, 1, 0], [1, 1, 1, 2, 2, 3])
+    >>> set(found.columns.tolist()) == set(feature_indices(["Not good, :)"])[0].tolist())
+    True
+    """
+    words, apart, columns = BACKEND.review_ngrams(normalize([review]))
+    low, high = NGRAM_RANGE
+    sizes = range(low, min(high, len(words)) + 1)
+    starts = [np.arange(len(words) - n + 1) for n in sizes]
+    lengths = [np.full(len(words) - n + 1, n) for n in sizes]
+    if not starts:
+        empty = np.zeros(0, np.int64)
+        return ReviewNgrams(words, apart, empty, empty, np.zeros(0, np.int32))
+    return ReviewNgrams(words, apart, np.concatenate(starts), np.concatenate(lengths), columns)
 
 
 def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -625,6 +625,90 @@ static PyObject *score_texts(PyObject *Py_UNUSED(self), PyObject *args)
     return result;
 }
 
+/* One normalized review's tokens and the column of every n-gram occurrence, in
+   reference.analyze_normalized's order (all n-grams of each length in turn, repeats kept):
+   what explaining needs to give each n-gram its share of the score. */
+static PyObject *ngram_columns(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer buffer;
+    Hasher h = {0};
+    unsigned long long n_features;
+    if (!PyArg_ParseTuple(args, "y*iiK", &buffer, &h.ngram_min, &h.ngram_max, &n_features))
+        return NULL;
+    const unsigned char *text = buffer.buf;
+    Py_ssize_t length = buffer.len, n_tokens = 0, count = 0;
+    Vector apart = {0};
+    int failed = hasher_setup(&h, 0, n_features);
+    if (!failed && (reserve(&h.tokens, length + 1, sizeof(Span)) ||
+                    reserve(&apart, length + 1, 1) ||
+                    reserve(&h.indices, (length + 1) * (h.ngram_max - h.ngram_min + 1),
+                            sizeof(uint32_t)) ||
+                    reserve(&h.gram, length + 1, 1))) {
+        PyErr_NoMemory();
+        failed = -1;
+    }
+    if (failed) {
+        hasher_free(&h), PyMem_RawFree(apart.data);
+        PyBuffer_Release(&buffer);
+        return NULL;
+    }
+    Span *tokens = h.tokens.data;
+    for (Py_ssize_t i = 0; i < length;) {
+        unsigned char kind = byte_class[text[i]];
+        Py_ssize_t start = i;
+        if (kind == WORD)
+            while (i < length && byte_class[text[i]] == WORD)
+                i++;
+        else
+            i++;
+        if (kind != SPACE)
+            tokens[n_tokens++] = (Span){start, i - start};
+    }
+    unsigned char *between = apart.data;
+    for (Py_ssize_t t = 0; t + 1 < n_tokens; t++) {
+        /* Anything but white space between two tokens (punctuation) keeps them apart. */
+        between[t] = 0;
+        for (Py_ssize_t b = tokens[t].start + tokens[t].length; b < tokens[t + 1].start; b++)
+            if (!is_inline_space(text[b]) && text[b] != SENTENCE_BREAK)
+                between[t] = 1;
+    }
+    uint32_t *columns = h.indices.data;
+    unsigned char *gram = h.gram.data;
+    for (int n = h.ngram_min; n <= h.ngram_max; n++)
+        for (Py_ssize_t t = 0; t + n <= n_tokens; t++) {
+            Py_ssize_t size = 0;
+            for (int m = 0; m < n; m++) {
+                if (m > 0)
+                    gram[size++] = ' ';
+                memcpy(gram + size, text + tokens[t + m].start, (size_t)tokens[t + m].length);
+                size += tokens[t + m].length;
+            }
+            uint32_t hash = 0; /* the seed */
+            Py_ssize_t mixed = 0;
+            for (; mixed + 4 <= size; mixed += 4)
+                hash = murmur_block(hash, gram + mixed);
+            columns[count++] = column_of(murmur_finish(hash, gram + mixed, size), h.n_features,
+                                         h.mask);
+        }
+    apart.length = n_tokens > 0 ? n_tokens - 1 : 0;
+    h.indices.length = count;
+    PyObject *words = PyList_New(n_tokens);
+    for (Py_ssize_t t = 0; words && t < n_tokens; t++) {
+        PyObject *word = PyUnicode_DecodeUTF8((const char *)text + tokens[t].start,
+                                              tokens[t].length, "replace");
+        if (!word)
+            Py_CLEAR(words);
+        else
+            PyList_SET_ITEM(words, t, word);
+    }
+    PyObject *result = words ? Py_BuildValue("(NNN)", words, as_bytes(&apart, 1),
+                                             as_bytes(&h.indices, sizeof(uint32_t)))
+                             : NULL;
+    hasher_free(&h), PyMem_RawFree(apart.data);
+    PyBuffer_Release(&buffer);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"normalize", normalize, METH_VARARGS,
      "normalize(buffer, mark_breaks) -> bytes\n\nreference.normalize_bytes after encoding: ASCII "
@@ -642,6 +726,11 @@ static PyMethodDef methods[] = {
      "values) with its row of binary, unit-length features: reference.normalize_bytes and hash_reviews "
      "review by review, from the str (no joined buffer), each row's distinct columns summed "
      "in float64 over the square root of their number (0.0 for a review without features)."},
+    {"ngram_columns", ngram_columns, METH_VARARGS,
+     "ngram_columns(buffer, ngram_min, ngram_max, n_features) -> (words, apart, columns)\n\n"
+     "One normalized review (no newline): its tokens (a list of str), whether punctuation "
+     "separates each token from the next (one byte each), and the column of every n-gram "
+     "occurrence in reference.analyze_normalized's order (int32)."},
     {NULL, NULL, 0, NULL},
 };
 

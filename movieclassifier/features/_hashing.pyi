@@ -22,3 +22,10 @@ def score_texts(
     weights: Buffer,
     /,
 ) -> list[float]: ...
+def ngram_columns(
+    buffer: bytes,
+    ngram_min: int,
+    ngram_max: int,
+    n_features: int,
+    /,
+) -> tuple[list[str], bytes, bytes]: ...

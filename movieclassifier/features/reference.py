@@ -55,7 +55,7 @@ SHOWN = {"EMOSMILE": ":)", "EMOFROWN": ":(", "EMOWINK": ";)", "EMOGRIN": ":D", "
 
 # A token: a run of ASCII letters and digits and non-ASCII characters (the "é" of
 # "café"), or "!" or "?" alone. _hashing.c's byte classes say the same.
-_TOKEN = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+|[!?]")
+TOKEN = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+|[!?]")
 PIECE_END = re.compile(rb"(?<=[.!?])(?=[ \t\r\x0b\x0c])|" + re.escape(SENTENCE_BREAK))
 
 
@@ -77,7 +77,7 @@ def _emoticon_word(match: re.Match[bytes]) -> bytes:
 
 def tokens(normalized: str) -> list[str]:
     """The tokens of normalized text: runs of letters and digits, "!" and "?"."""
-    return _TOKEN.findall(normalized)
+    return TOKEN.findall(normalized)
 
 
 def analyze_normalized(normalized: str) -> list[str]:

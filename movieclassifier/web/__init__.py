@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from movieclassifier import features
 from movieclassifier.config import Settings
 from movieclassifier.web import (
+    admin,
     api,
     apidocs,
     dashboard,
@@ -59,9 +60,10 @@ def register(app: Flask, settings: Settings) -> None:
     csrf = CSRFProtect(app)
     # The JSON API is not cookie-authenticated, so a forged cross-site request gains nothing.
     csrf.exempt(api.bp)
-    for blueprint in (pages.bp, api.bp, apidocs.bp, health.bp, dashboard.bp):
+    for blueprint in (pages.bp, api.bp, apidocs.bp, health.bp, dashboard.bp, admin.bp):
         app.register_blueprint(blueprint)
     shortcuts.check_csrf_outside(app, exempt=(api.bp.name,))
-    limits.init_app(app, settings)
+    limiter = limits.init_app(app, settings)
+    admin.init_app(app, limiter, settings)
     metrics.init_app(app)
     security.init_app(app, hsts=settings.https_only)

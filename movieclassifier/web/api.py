@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from movieclassifier import features, model_store
+from movieclassifier import explaining, features, model_store
 from movieclassifier.config import Settings
 from movieclassifier.feedback import API
 from movieclassifier.reviews import Kind, ReviewProblem, review_problem
@@ -22,8 +22,9 @@ from movieclassifier.web.errors import BadRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-PREDICT_FIELDS = ("review", "reviews", "track")
+PREDICT_FIELDS = ("review", "reviews", "track", "explain")
 FEEDBACK_FIELDS = ("prediction_id", "correct")
+BATCH_FEEDBACK_FIELDS = (*FEEDBACK_FIELDS, "answers")
 JSON_TYPES = {
     dict: "object",
     list: "array",
@@ -101,13 +102,16 @@ def json_body(
     raise BadRequest(f"unknown field '{unknown[0]}'; accepted fields: {accepted}")
 
 
-def _typed_field(body: dict[str, Any], field: str, kind: type, type_name: str) -> Any:
-    """``body[field]`` when it is of JSON type ``type_name`` (a ``kind``); else BadRequest."""
+def _typed_field(
+    body: dict[str, Any], field: str, kind: type, type_name: str, prefix: str = ""
+) -> Any:
+    """``body[field]`` when it is of JSON type ``type_name`` (a ``kind``); else BadRequest
+    naming it as ``prefix + field``."""
     value = body[field]
     # bool is an int in Python, but not in JSON.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BadRequest(
-            f"'{field}' must be {type_name}, got {json_excerpt(value)} ({json_type(value)})"
+            f"'{prefix}{field}' must be {type_name}, got {json_excerpt(value)} ({json_type(value)})"
         )
     return value
 
@@ -147,16 +151,24 @@ def predict() -> ResponseReturnValue:
     body = json_body(PREDICT_FIELDS, settings, shortcuts.loads_fast)
     reviews = reviews_from(body, settings)
     track = _typed_field(body, "track", bool, "a boolean") if "track" in body else False
+    explain = _typed_field(body, "explain", bool, "a boolean") if "explain" in body else False
     references: Sequence[str | None]
+    # One model for the answers and their explanations, even if a reload comes between.
+    model = serving.current_model()
     if track:
-        predictions, references = serving.classify_and_store(reviews, API, serving.api_source())
+        source = serving.api_source()
+        predictions, references = serving.classify_and_store(reviews, API, source, model)
     else:
-        predictions = serving.classify(reviews, API)
+        predictions = serving.classify(reviews, API, model)
         references = [None] * len(predictions)
-    items = [
+    items: list[dict[str, Any]] = [
         {"label": p.label, "probability": p.probability, "prediction_id": pid}
         for p, pid in zip(predictions, references, strict=True)
     ]
+    if explain:
+        for item, review in zip(items, reviews, strict=True):
+            explained = explaining.explain(model, review)
+            item["explanation"] = serving.explanation_json(explained, settings.explain_top)
     version = predictions[0].model_version
     return shortcuts.json_response({"ok": True, "model_version": version, "predictions": items})
 
@@ -168,16 +180,59 @@ def feedback_view() -> ResponseReturnValue:
     ``prediction_id`` is the reference predict returned; one that names nothing, or a
     page's prediction, is the same 404.
     """
-    body = json_body(FEEDBACK_FIELDS, _settings())
-    for field in FEEDBACK_FIELDS:
-        if field not in body:
-            raise BadRequest(f"'{field}' is required")
-    reference = _typed_field(
-        body, "prediction_id", str, "a string (the reference that predict returned)"
-    )
-    correct = _typed_field(body, "correct", bool, "a boolean (true or false)")
+    settings = _settings()
+    body = json_body(BATCH_FEEDBACK_FIELDS, settings)
+    if "answers" in body:
+        answers = answers_from(body, settings)
+        stored = serving.record_feedback_batch(answers, API, serving.api_source())
+        items = [serving.feedback_json(prediction, row) for prediction, row in stored]
+        return jsonify({"ok": True, "answers": items}), 201
+    reference, correct = one_answer(body)
     prediction, row = serving.record_feedback(reference, correct, API, serving.api_source())
     return jsonify({"ok": True, **serving.feedback_json(prediction, row)}), 201
+
+
+def one_answer(body: dict[str, Any], name: str = "") -> tuple[str, bool]:
+    """The reference and the answer of one feedback object; ``name`` prefixes its fields.
+
+    Raises:
+        BadRequest: a field is missing, unknown or of the wrong type.
+    """
+    for field in FEEDBACK_FIELDS:
+        if field not in body:
+            raise BadRequest(f"'{name}{field}' is required")
+    unknown = sorted(set(body) - set(FEEDBACK_FIELDS))
+    if unknown:
+        raise BadRequest(
+            f"unknown field '{name}{unknown[0]}'; accepted: 'prediction_id', 'correct'"
+        )
+    reference = _typed_field(
+        body, "prediction_id", str, "a string (the reference that predict returned)", name
+    )
+    correct = _typed_field(body, "correct", bool, "a boolean (true or false)", name)
+    return reference, correct
+
+
+def answers_from(body: dict[str, Any], settings: Settings) -> list[tuple[str, bool]]:
+    """The answers of a batch feedback body, ``{"answers": [{...}, ...]}``.
+
+    Raises:
+        BadRequest: other fields besides ``answers``, not 1 to ``MAX_BATCH`` objects, or a
+            bad answer (named by its index).
+    """
+    if len(body) > 1:
+        raise BadRequest("give either 'answers' (an array) or 'prediction_id' and 'correct'")
+    answers = _typed_field(body, "answers", list, "an array of objects")
+    if not 1 <= len(answers) <= settings.max_batch:
+        raise BadRequest(
+            f"'answers' must hold 1 to {settings.max_batch} answers, got {len(answers)}"
+        )
+    found = []
+    for index, item in enumerate(answers):
+        if not isinstance(item, dict):
+            raise BadRequest(f"'answers[{index}]' must be an object, got {json_type(item)}")
+        found.append(one_answer(item, f"answers[{index}]."))
+    return found
 
 
 @bp.get("/model", endpoint="model")

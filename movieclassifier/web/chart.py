@@ -1,4 +1,5 @@
-"""The live accuracy chart's geometry: SVG coordinates for points, line and promotion marks.
+"""The dashboard charts' geometry: SVG coordinates for the live accuracy chart (points, line,
+promotion marks) and the reliability diagram.
 
 Pure (no Flask): the dashboard template draws the result as inline SVG, so the chart needs
 no JavaScript and no asset from anywhere else.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from movieclassifier.reliability import Bin
 from movieclassifier.stats import Series
 
 WIDTH = 560
@@ -145,4 +147,79 @@ def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | 
         x_ticks=x_ticks([x_of(t) for t in answer_ticks], answer_ticks),
         y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
         bucket=series.bucket,
+    )
+
+
+@dataclass(frozen=True)
+class ReliabilityLine:
+    """One set's points on the reliability diagram (held-out rows, or live answers)."""
+
+    name: str
+    css: str
+    points: list[ChartPoint]
+    line: str
+    bins: list[Bin]
+
+
+@dataclass(frozen=True)
+class ReliabilityChart:
+    """The reliability diagram: accuracy against the confidence shown, and the diagonal."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    diagonal: str
+    lines: list[ReliabilityLine]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+
+
+# The label shown always has a probability of at least 50%.
+CONFIDENCE_TICKS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def reliability_layout(
+    held: list[Bin], live: list[Bin], width: int = WIDTH, height: int = HEIGHT
+) -> ReliabilityChart | None:
+    """Coordinates for the held-out and the live bins; None when neither has any."""
+    if not held and not live:
+        return None
+    bottom_y = height - BOTTOM
+
+    def x_of(confidence: float) -> float:
+        return scale(confidence, 0.5, 1.0, LEFT, width - RIGHT)
+
+    def y_of(accuracy: float) -> float:
+        return scale(accuracy, 0, 1, bottom_y, TOP)
+
+    lines = []
+    for name, css, bins in (("held-out rows", "held-out", held), ("live answers", "live", live)):
+        if not bins:
+            continue
+        points = [
+            ChartPoint(
+                x_of(max(b.confidence, 0.5)),
+                y_of(b.accuracy),
+                f"{name}, shown {b.low:.0%}–{b.high:.0%}: {b.accuracy:.1%} right at a mean "
+                f"{b.confidence:.1%} ({b.rows:,} rows)",
+            )
+            for b in bins
+        ]
+        lines.append(
+            ReliabilityLine(name, css, points, " ".join(f"{p.x},{p.y}" for p in points), bins)
+        )
+    return ReliabilityChart(
+        width=width,
+        height=height,
+        left=LEFT,
+        right=width - RIGHT,
+        top=TOP,
+        bottom=bottom_y,
+        diagonal=f"{x_of(0.5)},{y_of(0.5)} {x_of(1.0)},{y_of(1.0)}",
+        lines=lines,
+        x_ticks=[Tick(x_of(t), f"{t:.0%}") for t in CONFIDENCE_TICKS],
+        y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
     )

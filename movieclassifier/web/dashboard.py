@@ -11,8 +11,9 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from movieclassifier import schema, stats
+from movieclassifier import reliability, schema, stats
 from movieclassifier.db import database_unavailable
 from movieclassifier.web import chart, database
 
@@ -30,6 +31,7 @@ def dashboard() -> ResponseReturnValue:
     try:
         versions = stats.versions(session)
         series = stats.live_accuracy(session)
+        served = stats.current_version(session)
         return render_template(
             "dashboard.html",
             # Each prediction names a version: the total is the sum, without a second count.
@@ -38,12 +40,24 @@ def dashboard() -> ResponseReturnValue:
             current=stats.current(versions),
             series=series,
             chart=chart.layout(series),
+            reliability=_reliability(session, served),
             retrains=stats.retrain_history(session),
             recent=stats.recent_accuracy(session),
             as_utc=schema.as_utc,
         )
     except SQLAlchemyError as exc:
         return _database_trouble(exc)
+
+
+def _reliability(
+    session: Session, served: schema.ModelVersion | None
+) -> chart.ReliabilityChart | None:
+    """The reliability diagram of the version in service: its held-out rows (recorded when
+    its calibration was fitted) and the live answers to its predictions."""
+    if served is None:
+        return None
+    held = reliability.recorded_bins((served.details or {}).get("calibration"))
+    return chart.reliability_layout(held, stats.live_reliability(session, served.version))
 
 
 def _database_trouble(error: SQLAlchemyError) -> ResponseReturnValue:

@@ -80,6 +80,12 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                     "items": review,
                 },
                 "track": {"type": "boolean", "default": False},
+                "explain": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Add to each prediction the phrases of the review that pushed "
+                    "it most (at most the EXPLAIN_TOP setting)",
+                },
             },
             "oneOf": [{"required": ["review"]}, {"required": ["reviews"]}],
         },
@@ -93,6 +99,31 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                     "type": "string",
                     "nullable": True,
                     "description": REFERENCE_DESCRIPTION + '; null unless "track" is true',
+                },
+                "explanation": {
+                    "type": "array",
+                    "description": 'Only with "explain": true. The phrases that pushed the '
+                    "answer most, strongest first. Each word's exact share of the calibrated "
+                    "logit (its n-grams' weights split between their words), summed over "
+                    "neighbouring words that push the same way; empty when the review has "
+                    "no words the model reads",
+                    "items": {"$ref": "#/components/schemas/ExplainedPhrase"},
+                },
+            },
+        },
+        "ExplainedPhrase": {
+            "type": "object",
+            "required": ["text", "weight"],
+            "properties": {
+                "text": {
+                    "type": "string",
+                    "description": "The review's own words, as normalized (lower case, "
+                    "punctuation dropped)",
+                },
+                "weight": {
+                    "type": "number",
+                    "description": "Its share of the calibrated logit: positive pushes toward "
+                    "positive",
                 },
             },
         },
@@ -111,10 +142,40 @@ def _schemas(settings: Settings) -> dict[str, Any]:
         "FeedbackRequest": {
             "type": "object",
             "additionalProperties": False,
+            "properties": {
+                "prediction_id": {"type": "string", "description": REFERENCE_DESCRIPTION},
+                "correct": {"type": "boolean"},
+                "answers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": settings.max_batch,
+                    "description": "Several answers at once, instead of prediction_id and "
+                    "correct: all are stored in one transaction, or none (an error names "
+                    "the answer by its index, answers[i])",
+                    "items": {"$ref": "#/components/schemas/Answer"},
+                },
+            },
+            "oneOf": [{"required": ["prediction_id", "correct"]}, {"required": ["answers"]}],
+        },
+        "Answer": {
+            "type": "object",
+            "additionalProperties": False,
             "required": ["prediction_id", "correct"],
             "properties": {
                 "prediction_id": {"type": "string", "description": REFERENCE_DESCRIPTION},
                 "correct": {"type": "boolean"},
+            },
+        },
+        "FeedbackBatch": {
+            "type": "object",
+            "required": ["ok", "answers"],
+            "properties": {
+                "ok": {"type": "boolean"},
+                "answers": {
+                    "type": "array",
+                    "description": "The stored answers, in the order sent",
+                    "items": {"$ref": "#/components/schemas/Feedback"},
+                },
             },
         },
         "Feedback": {
@@ -198,7 +259,10 @@ def _paths() -> dict[str, Any]:
                 "summary": "Say whether a stored prediction was correct",
                 "requestBody": _body("FeedbackRequest"),
                 "responses": {
-                    "201": _json(_ref("Feedback"), "The stored, committed answer"),
+                    "201": _json(
+                        {"oneOf": [_ref("Feedback"), _ref("FeedbackBatch")]},
+                        "The stored, committed answer (or answers, for a batch)",
+                    ),
                     **_errors(400, 404, 409, 413, 429, 503),
                 },
             }

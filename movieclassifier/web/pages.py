@@ -8,12 +8,15 @@ row, and only the browser (page session) that got the prediction may answer it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from movieclassifier import feedback
+from movieclassifier import explaining, feedback
 from movieclassifier.config import Settings
-from movieclassifier.model import LABELS
+from movieclassifier.model import LABELS, is_unsure
+from movieclassifier.model_cache import NoServableModel
 from movieclassifier.schema import (
     APPROVED,
     DISCARDED,
@@ -22,6 +25,7 @@ from movieclassifier.schema import (
     PENDING,
     QUARANTINED,
     Feedback,
+    StoredPrediction,
 )
 from movieclassifier.web import database, serving
 from movieclassifier.web.errors import BadRequest, NotFound, wants_json
@@ -39,6 +43,8 @@ ANSWER_STATUS = {
     DISCARDED: "discarded — it will not be learned",
 }
 NO_SUCH_PREDICTION = "There is no stored prediction with that reference."
+# The phrases the result page lists (and marks in the review) each way.
+PAGE_PHRASES = 5
 
 
 def answer_status(row: Feedback | None) -> str:
@@ -114,6 +120,8 @@ def prediction_page(reference: str) -> ResponseReturnValue:
     html = render_template(
         "prediction.html",
         review=stored.review,
+        why=why(stored),
+        unsure=is_unsure(stored.probability, _settings().unsure_band),
         prediction=stored,
         prediction_id=stored.reference,
         # Only a form that is shown needs a CSRF token (and a session cookie for it).
@@ -126,6 +134,31 @@ def prediction_page(reference: str) -> ResponseReturnValue:
     )
     # The page shows the review and carries a CSRF token: no shared cache may keep it.
     return html, 200, {"Cache-Control": "private, no-store"}
+
+
+@dataclass(frozen=True)
+class Why:
+    """What the result page shows of an explanation: the marked review and both lists."""
+
+    segments: list[explaining.Segment]
+    positive: list[explaining.Phrase]
+    negative: list[explaining.Phrase]
+
+
+def why(stored: StoredPrediction) -> Why | None:
+    """The explanation of a stored prediction by the version that gave it, when this
+    worker serves that version (else None: an older version's weights are not loaded)."""
+    try:
+        model = serving.current_model()
+    except NoServableModel:
+        return None
+    if model.version != stored.model_version:
+        return None
+    explanation = explaining.explain(model, stored.review)
+    positive = explanation.pushing(1, PAGE_PHRASES)
+    negative = explanation.pushing(-1, PAGE_PHRASES)
+    segments = explaining.highlighted(stored.review, explanation, positive + negative)
+    return Why(segments, positive, negative)
 
 
 @bp.post("/feedback", endpoint="feedback")

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask, current_app, request, session
 
 from movieclassifier import feedback
+from movieclassifier.explaining import Explanation
 from movieclassifier.model import LABELS, Prediction, SentimentModel
 from movieclassifier.model_cache import ModelCache
 from movieclassifier.schema import Feedback, StoredPrediction, iso_utc
@@ -46,9 +47,14 @@ def current_model() -> SentimentModel:
     return model_cache().get(database.get_session)
 
 
-def classify(reviews: Sequence[str], channel: str) -> list[Prediction]:
-    """Predict ``reviews`` in one vectorized call; count them and time it."""
-    model = current_model()
+def classify(
+    reviews: Sequence[str], channel: str, model: SentimentModel | None = None
+) -> list[Prediction]:
+    """Predict ``reviews`` in one vectorized call; count them and time it.
+
+    ``model`` is this worker's current model unless given (to explain with the same one).
+    """
+    model = model or current_model()
     started = time.perf_counter()
     predictions = model.predict(reviews)
     metrics.observe_predict_latency(time.perf_counter() - started)
@@ -87,11 +93,18 @@ def start_page_source() -> str:
     return feedback.source_hash(_secret_key(), f"page:{session[PAGE_SESSION_KEY]}")
 
 
+def explanation_json(explanation: Explanation, top: int) -> list[dict[str, Any]]:
+    """The ``top`` strongest phrases of an explanation as the API gives them."""
+    return [
+        {"text": phrase.text, "weight": round(phrase.weight, 6)} for phrase in explanation.top(top)
+    ]
+
+
 def classify_and_store(
-    reviews: Sequence[str], channel: str, source: str
+    reviews: Sequence[str], channel: str, source: str, model: SentimentModel | None = None
 ) -> tuple[list[Prediction], list[str]]:
     """Predict ``reviews``, store what was shown, commit, and return their references."""
-    predictions = classify(reviews, channel)
+    predictions = classify(reviews, channel, model)
     db_session = database.get_session()
     rows = feedback.store_predictions(db_session, reviews, predictions, channel, source)
     references = [row.reference for row in rows]
@@ -136,6 +149,38 @@ def record_feedback(
     db_session.commit()
     metrics.record_feedback(correct)
     return prediction, row
+
+
+def record_feedback_batch(
+    answers: Sequence[tuple[str, bool]], channel: str, source: str | None
+) -> list[tuple[StoredPrediction, Feedback]]:
+    """Store every answer from ``source`` in one transaction, or none (an error names the
+    answer's index in ``answers``).
+
+    Rows are locked in the order of their references, so two batches naming the same
+    predictions cannot deadlock; a reference named twice keeps its last answer.
+
+    Raises:
+        NotFound: ``answers[i]`` names nothing, or nothing this sender may answer.
+        Conflict: the earlier answer to ``answers[i]`` was already learned.
+    """
+    db_session = database.get_session()
+    stored: dict[int, tuple[StoredPrediction, Feedback]] = {}
+    for index in sorted(range(len(answers)), key=lambda i: (answers[i][0], i)):
+        reference, correct = answers[index]
+        try:
+            stored[index] = feedback.answer(db_session, reference, correct, channel, source)
+        except feedback.UnknownPrediction as exc:
+            db_session.rollback()
+            error = unknown_reference(reference, channel)
+            raise NotFound(f"answers[{index}]: {error.message}") from exc
+        except feedback.AlreadyLearned as exc:
+            db_session.rollback()
+            raise Conflict(f"answers[{index}]: {exc}") from exc
+    db_session.commit()
+    for _, correct in answers:
+        metrics.record_feedback(correct)
+    return [stored[index] for index in range(len(answers))]
 
 
 def feedback_json(prediction: StoredPrediction, row: Feedback) -> dict[str, Any]:
