@@ -5,7 +5,7 @@ The classifier's raw probabilities are underconfident on reviews like its traini
 parameter fixes most of it: P(positive) = sigmoid(scale * score), with the scale that
 minimizes the log-loss of rows the version did not learn from (docs/DESIGN.md,
 calibration). Its sign-preserving form keeps every label; only the probabilities that the
-pages, the API and the stored predictions show change.
+pages, the API and the stored predictions show change (docs/DESIGN.md, invariant 14).
 
 Fitted when a base is trained (on its held-out rows) and again by every retrain (on the
 lineage's held-out rows plus the domain slice, answers held out of learning). Measured

@@ -147,7 +147,8 @@ class Why:
 
 def why(stored: StoredPrediction) -> Why | None:
     """The explanation of a stored prediction by the version that gave it, when this
-    worker serves that version (else None: an older version's weights are not loaded)."""
+    worker serves that version (else None: an older version's weights are not loaded;
+    docs/DESIGN.md, invariant 14)."""
     try:
         model = serving.current_model()
     except NoServableModel:
