@@ -12,7 +12,8 @@ One run, on a scratch SQLite store under /dev/shm:
    refitted on the held-out rows plus that slice).
 
 Each version is scored on the 5,000 IMDb held-out rows and on 5,000 RT rows never answered
-(rows 5,000 to 9,999 of ``data/rt_polarity.csv.gz`` after a seeded shuffle), both raw
+(rows 5,000 to 9,999 of ``data/rt_polarity.csv.gz`` after a seeded shuffle), and the base
+also on all 10,662 RT rows (none answered yet, the issue's figure), both raw
 (the classifier's own sigmoid) and as served (``model.predict``). The same-scores Platt
 fit (scale and intercept, fitted on the same held-out rows) is shown for comparison: its
 intercept moves the threshold, so it changes labels. Results: bench/results/calibration.md.
@@ -46,11 +47,13 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "calibration.md"
 
 
-def read_rt(seed: int) -> tuple[list[tuple[str, int]], Labelled]:
+def read_rt(seed: int) -> tuple[list[tuple[str, int]], Labelled, Labelled]:
+    """The answers to give, the 5,000 RT rows never answered, and all 10,662 rows."""
     with gzip.open(REPO / "data" / "rt_polarity.csv.gz", "rt", encoding="utf-8") as handle:
         rows = [(row["review"], int(row["sentiment"])) for row in csv.DictReader(handle)]
+    every = Labelled.of(rows)
     random.Random(seed).shuffle(rows)
-    return rows[:5000], Labelled.of(rows[5000:10000])
+    return rows[:5000], Labelled.of(rows[5000:10000]), every
 
 
 def figures(model: SentimentModel, rows: Labelled) -> dict[str, dict[str, float]]:
@@ -82,7 +85,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    answers, rt_test = read_rt(args.seed)
+    answers, rt_test, rt_all = read_rt(args.seed)
     with tempfile.TemporaryDirectory(dir="/dev/shm") as scratch:
         settings = Settings(database_url=f"sqlite:///{scratch}/db.sqlite", model_dir=Path(scratch))
         env = {**os.environ, "DATABASE_URL": settings.database_url, "MODEL_DIR": scratch}
@@ -113,6 +116,8 @@ def main() -> None:
                         "calibration": row.details["calibration"],
                         "imdb": figures(model, imdb),
                         "rt": figures(model, rt_test),
+                        # Before any RT answer every RT row is unseen.
+                        **({"rt_all": figures(model, rt_all)} if version == 1 else {}),
                         "rt_platt_fitted_on_imdb": platt(model, imdb, rt_test),
                     }
                 )
@@ -142,10 +147,10 @@ def markdown(results: list[dict], report: retrain.RetrainReport, args: argparse.
     for result in results:
         fitted = result["calibration"]
         about = f"T = {fitted['temperature']:.3f} on {fitted['fitted_on']}"
-        for domain, name in (
-            ("imdb", f"IMDb held-out {result['imdb_rows']:,}"),
-            ("rt", "RT unseen 5,000"),
-        ):
+        sets = [("imdb", f"IMDb held-out {result['imdb_rows']:,}"), ("rt", "RT unseen 5,000")]
+        if "rt_all" in result:
+            sets.append(("rt_all", "RT all 10,662"))
+        for domain, name in sets:
             raw, served = result[domain]["raw"], result[domain]["served"]
             lines.append(
                 f"| {result['version']} | {name} | {about} | {raw['ece']:.4f} | "
