@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,11 +87,13 @@ def check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(computed, digest)
 
 
-@cache
-def _dummy_hash() -> str:
-    # Checked against when the name is unknown, so that a wrong name costs what a wrong
-    # password does and the two cannot be told apart by time.
-    return hash_password(secrets.token_urlsafe(16))
+# Checked against when the name is unknown, so that a wrong name costs what a wrong
+# password does, one scrypt (a dummy hashed on first use would cost the first unknown name
+# two), and the two cannot be told apart by time. The hash of a password nobody kept.
+DUMMY_HASH = (
+    "scrypt:32768:8:1$GMScm2OjYN44xRnG$9e51c3fba166dd980f62376171849968c1ce7be9b391ae57d0588"
+    "899c258dca6f1ce2a1d5c8b3d0c9050b04736dedf29c41220742c1f454bc53903e60e31ab7d"
+)
 
 
 def check_name(name: str) -> str:
@@ -207,7 +208,7 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
         user = session.scalar(select(User).where(User.name == cleaned))
     except AccountError:
         user = None
-    matches = check_password(user.password_hash if user else _dummy_hash(), password)
+    matches = check_password(user.password_hash if user else DUMMY_HASH, password)
     if user is None or not matches or user.disabled:
         return None
     return user
