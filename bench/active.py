@@ -24,51 +24,24 @@ table of bench/results/active.md.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import pickle
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+# bench/screening.py's corpus reader and IMDb base (cached in /dev/shm), not a copy.
+from screening import imdb_model, read_csv
 
 from movieclassifier import learning, review_queue
 from movieclassifier.model import Labelled, SentimentModel
 
 REPO = Path(__file__).resolve().parent.parent
 RT = REPO / "data" / "rt_polarity.csv.gz"
-IMDB = REPO / "data" / "movie_data.csv.gz"
-CACHE = Path("/dev/shm/movieclassifier-bench-screening-imdb.pkl")
 RESULTS = REPO / "bench" / "results"
 RT_TEST_FROM = 5000
 POOL_ROWS = 4000
 NONE = Labelled([], [])
 ORDERS = ("random", "queue", "queue, base ranking")
-
-
-def read_csv(path: Path) -> tuple[list[str], np.ndarray]:
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))[1:]
-    return [review for review, _ in rows], np.array([int(label) for _, label in rows])
-
-
-def imdb_model() -> SentimentModel:
-    """The trainer's default model on IMDb's first 45,000 rows (as bench/screening.py)."""
-    if CACHE.exists():
-        return pickle.loads(CACHE.read_bytes())
-    from movieclassifier import db, model_store, training
-
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = db.make_engine(f"sqlite:///{tmp}/bench.sqlite")
-        db.init_db(engine)
-        sessions = db.make_session_factory(engine)
-        training.train_from_csv(IMDB, sessions, Path(tmp) / "pkl", holdout=5000)
-        with sessions() as session:
-            model = model_store.load_current(session, Path(tmp) / "pkl")
-        engine.dispose()
-    CACHE.write_bytes(pickle.dumps(model))
-    return model
 
 
 def labelled(texts: list[str], labels: np.ndarray, rows: list[int]) -> Labelled:

@@ -22,7 +22,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 
 from movieclassifier import reliability
-from movieclassifier.model import IDENTITY, Calibration, Labelled, SentimentModel
+from movieclassifier.model import IDENTITY, Calibration, Featured, Labelled, SentimentModel
 
 # The sets a calibration is fitted on, as a version's details name them.
 HELD_OUT = "held-out rows"
@@ -52,29 +52,35 @@ def fit_scale(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def calibrate(
-    model: SentimentModel, sets: Iterable[tuple[str, Labelled]], keep: Calibration = IDENTITY
+    model: SentimentModel,
+    sets: Iterable[tuple[str, Labelled | Featured]],
+    keep: Calibration = IDENTITY,
 ) -> Calibration:
     """Fit ``model``'s calibration on the named sets of rows it did not learn; set it.
 
-    With fewer than ``MIN_ROWS`` rows in all, ``model`` gets ``keep`` (the calibration of
-    the version it started from). Returns what it set.
+    Rows already hashed (``Featured``, as the gate has them) are not hashed again. With
+    fewer than ``MIN_ROWS`` rows in all, ``model`` gets ``keep`` (the calibration of the
+    version it started from). Returns what it set.
     """
-    named = [(name, rows) for name, rows in sets if rows.texts]
-    total = sum(len(rows.texts) for _, rows in named)
+    named = [
+        (name, rows if isinstance(rows, Featured) else Featured.of(rows)) for name, rows in sets
+    ]
+    named = [(name, done) for name, done in named if done.rows.texts]
+    total = sum(len(done.rows.texts) for _, done in named)
     if total < MIN_ROWS:
         model.calibration = keep
         return keep
-    scores = np.concatenate([model.scores(model.vectorize(rows.texts)) for _, rows in named])
-    labels = np.concatenate([np.asarray(rows.labels) for _, rows in named])
+    scores = np.concatenate([model.scores(done.features) for _, done in named])
+    labels = np.concatenate([np.asarray(done.rows.labels) for _, done in named])
     scale = round(fit_scale(scores, labels), 6)
     # The held-out rows come first when there are any (their scores lead ``scores``).
-    held = named[0][1] if named[0][0] == HELD_OUT else None
+    held = named[0][1].rows if named[0][0] == HELD_OUT else None
     model.calibration = Calibration(
         scale=scale,
         rows=total,
         ece_before=round(reliability.ece(expit(scores), labels), 6),
         ece_after=round(reliability.ece(expit(scale * scores), labels), 6),
-        fitted_on=", ".join(f"{name} ({len(rows.texts)})" for name, rows in named),
+        fitted_on=", ".join(f"{name} ({len(done.rows.texts)})" for name, done in named),
         held_out_bins=_bins(scale * scores[: len(held.texts)], held.labels) if held else (),
     )
     return model.calibration

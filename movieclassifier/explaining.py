@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from movieclassifier import features
-from movieclassifier.features.reference import SHOWN, tokens
+from movieclassifier.features.reference import SHOWN
 from movieclassifier.model import SentimentModel
 
 # How many phrases the API gives by default (the EXPLAIN_TOP setting).
@@ -135,26 +135,6 @@ def explain(model: SentimentModel, review: str) -> Explanation:
     )
 
 
-def _shown(word: str) -> str:
-    return SHOWN.get(word, word)
-
-
-def phrases_of(
-    words: list[str], weights: np.ndarray, apart: np.ndarray | None = None
-) -> list[Phrase]:
-    """Runs of neighbouring words pushing the same way, each at least half the mean push,
-    strongest first. ``apart[i]`` says that punctuation separates word i from word i + 1.
-
-    >>> words, weights = ["so", "very", "good", "but", "dull"], np.array([0.01, 0.3, 0.5, 0, -0.4])
-    >>> [p.text for p in phrases_of(words, weights)]
-    ['very good', 'dull']
-    >>> [p.text for p in phrases_of(words, weights, np.array([False, True, False, False]))]
-    ['good', 'dull', 'very']
-    """
-    runs = Runs.of(weights, apart)
-    return runs.phrases(words, runs.strongest(len(runs.weights)))
-
-
 @dataclass(frozen=True)
 class Runs:
     """The phrases of a review as word ranges ``[starts[i], ends[i])`` and their weights:
@@ -165,7 +145,18 @@ class Runs:
     weights: np.ndarray
 
     @classmethod
-    def of(cls, weights: np.ndarray, apart: np.ndarray | None) -> Runs:
+    def of(cls, weights: np.ndarray, apart: np.ndarray | None = None) -> Runs:
+        """Runs of neighbouring words pushing the same way, each at least half the mean
+        push. ``apart[i]`` says that punctuation separates word i from word i + 1.
+
+        >>> words = ["so", "very", "good", "but", "dull"]
+        >>> weights = np.array([0.01, 0.3, 0.5, 0, -0.4])
+        >>> def texts(runs): return [p.text for p in runs.phrases(words, runs.strongest(9))]
+        >>> texts(Runs.of(weights))
+        ['very good', 'dull']
+        >>> texts(Runs.of(weights, np.array([False, True, False, False])))
+        ['good', 'dull', 'very']
+        """
         pushes = np.asarray(weights, np.float64)
         if not len(pushes):
             empty = np.zeros(0, np.int64)
@@ -227,7 +218,7 @@ def word_offsets(review: str, words: list[str]) -> list[tuple[int, int] | None]:
 
     >>> review = "I didn't LIKE it :-("
     >>> [review[a:b] if (a, b) != (None, None) else None
-    ...  for a, b in (o or (None, None) for o in word_offsets(review, tokenize(review)))]
+    ...  for a, b in (o or (None, None) for o in word_offsets(review, features.tokenize(review)))]
     ['I', 'did', None, 'LIKE', 'it', None]
     """
     lowered = review.translate(_ASCII_LOWER)
@@ -241,11 +232,6 @@ def word_offsets(review: str, words: list[str]) -> list[tuple[int, int] | None]:
         found.append((at, at + len(word)))
         position = at + len(word)
     return found
-
-
-def tokenize(review: str) -> list[str]:
-    """The review's words as ``explain`` shows them."""
-    return [_shown(word) for word in tokens(features.normalize([review]).decode("utf-8"))]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from movieclassifier.model import Labelled, SentimentModel
+from movieclassifier.model import Featured, Labelled, SentimentModel
 from movieclassifier.schema import PROMOTED, REJECTED
 
 # So that a drop of exactly max_drop, or none, is not a rejection on a float round-off.
@@ -58,8 +58,8 @@ def evaluate(
     current: SentimentModel,
     anchor: SentimentModel,
     model: SentimentModel,
-    held: Labelled,
-    domain: Labelled,
+    held: Featured,
+    domain: Featured,
     new: Labelled,
 ) -> Accuracies:
     """Score the three models on the held-out set and the domain slice, and the current and
@@ -70,7 +70,7 @@ def evaluate(
     """
     feedback_before = feedback_after = None
     if new.texts:
-        feedback_before, feedback_after = _accuracies((current, model), new)
+        feedback_before, feedback_after = _accuracies((current, model), Featured.of(new))
     return Accuracies(
         _scores(current, anchor, model, held),
         _scores(current, anchor, model, domain),
@@ -81,22 +81,21 @@ def evaluate(
 
 
 def _scores(
-    current: SentimentModel, anchor: SentimentModel, model: SentimentModel, rows: Labelled
+    current: SentimentModel, anchor: SentimentModel, model: SentimentModel, rows: Featured
 ) -> Scores:
-    if not rows.texts:
+    if not rows.rows.texts:
         return Scores()
     before, at_anchor, after = _accuracies((current, anchor, model), rows)
-    return Scores(before, after, at_anchor, len(rows.texts))
+    return Scores(before, after, at_anchor, len(rows.rows.texts))
 
 
-def _accuracies(models: tuple[SentimentModel, ...], rows: Labelled) -> tuple[float, ...]:
-    # The features do not depend on the model: hash the reviews once, not once per model.
-    features = models[0].vectorize(rows.texts)
+def _accuracies(models: tuple[SentimentModel, ...], rows: Featured) -> tuple[float, ...]:
+    # The features do not depend on the model: hashed once (``Featured``), not per model.
     scored: dict[int, float] = {}
     for model in models:
         # The anchor is often the current model itself: score each object once.
         if id(model) not in scored:
-            scored[id(model)] = model.accuracy_of_features(features, rows.labels)
+            scored[id(model)] = model.accuracy_of_features(rows.features, rows.rows.labels)
     return tuple(scored[id(model)] for model in models)
 
 

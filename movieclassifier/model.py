@@ -51,6 +51,26 @@ class Labelled(NamedTuple):
         return held
 
 
+class Featured(NamedTuple):
+    """Labelled rows and their features, hashed once for every model and fit that scores
+    them (a retrain's gate and its calibration read the same held-out rows)."""
+
+    rows: Labelled
+    features: sparse.csr_matrix
+
+    @classmethod
+    def of(cls, rows: Labelled) -> Featured:
+        return cls(rows, make_vectorizer().transform(rows.texts))
+
+    def plus(self, more: Labelled) -> Featured:
+        """These rows followed by ``more``, hashing only ``more``."""
+        if not more.texts:
+            return self
+        joined = Labelled(self.rows.texts + more.texts, self.rows.labels + more.labels)
+        added = make_vectorizer().transform(more.texts)
+        return Featured(joined, sparse.vstack([self.features, added], format="csr"))
+
+
 class Prediction(NamedTuple):
     """One answer: the label, the probability of that label, and the version that gave it.
 
@@ -202,19 +222,15 @@ class SentimentModel:
         """Features of each review, one row each."""
         return self._vectorizer.transform(texts)
 
-    def positive_probabilities(
-        self, features: sparse.csr_matrix, calibrated: bool = False
-    ) -> np.ndarray:
-        """P(positive) for each row of ``features``, uncalibrated unless asked.
+    def positive_probabilities(self, features: sparse.csr_matrix) -> np.ndarray:
+        """P(positive) for each row of ``features``, on the learner's own (uncalibrated) scale.
 
-        Uncalibrated, a fast path equal to ``predict_proba(...)[:, 1]`` (a test checks it):
-        a sparse dot product and a sigmoid, without scikit-learn's per-call input
-        validation, which is most of the cost of one prediction. The learner's own scale is
-        what ``screening``'s thresholds were measured on; ``calibrated`` gives what
-        ``predict`` shows.
+        A fast path equal to ``predict_proba(...)[:, 1]`` (a test checks it): a sparse dot
+        product and a sigmoid, without scikit-learn's per-call input validation, which is
+        most of the cost of one prediction. ``screening``'s thresholds were measured on this
+        scale; ``predict`` shows the calibrated one.
         """
-        scores = self.scores(features)
-        return expit(self.calibration.scale * scores if calibrated else scores)
+        return expit(self.scores(features))
 
     def scores(self, features: sparse.csr_matrix) -> np.ndarray:
         """The classifier's logit for each row of ``features`` (before calibration)."""

@@ -37,7 +37,7 @@ from movieclassifier import (
     screening,
 )
 from movieclassifier.config import Settings
-from movieclassifier.model import Labelled, SentimentModel
+from movieclassifier.model import Featured, Labelled, SentimentModel
 from movieclassifier.schema import (
     APPROVED,
     HELD_OUT,
@@ -222,11 +222,15 @@ def _learn_and_publish(
     if claimed and not batch.learn_ids and not batch.slice_ids:
         return _all_suspect(sessions, batch, current.version, start)
     model = learning.learn(base, replay, batch.learning)
-    sliced = Labelled(domain.texts + batch.held_out.texts, domain.labels + batch.held_out.labels)
+    # Hashed once for the gate and the calibration (which also reads this batch's slice).
+    held_rows, domain_rows = Featured.of(held), Featured.of(domain)
+    sliced = domain_rows.plus(batch.held_out)
     calibration.calibrate(
-        model, [(calibration.HELD_OUT, held), (calibration.DOMAIN_SLICE, sliced)], model.calibration
+        model,
+        [(calibration.HELD_OUT, held_rows), (calibration.DOMAIN_SLICE, sliced)],
+        model.calibration,
     )
-    accuracies = gate.evaluate(current, anchor, model, held, domain, batch.learning)
+    accuracies = gate.evaluate(current, anchor, model, held_rows, domain_rows, batch.learning)
     status = gate.decide(accuracies, settings.gate_max_drop, batch.approved or not claimed)
     consolidated = begin.full or len(replay.texts) + len(batch.learn_ids) >= (
         lifetime.CONSOLIDATE_AFTER

@@ -52,9 +52,10 @@ def post(client, path: str, data: dict | None = None, token_from: str = "/admin/
     return client.post(path, data={"csrf_token": token, **(data or {})})
 
 
-def quarantine_rows(sessions, seed_model, tiny_model, tiny_model_written, rows):
-    """``rows`` [(review, label, probability, correct, source)] answered and quarantined by
-    a rejected version; returns (rejected version, [feedback ids])."""
+def quarantine_rows(sessions, seed_model, tiny_model, tiny_model_written, rows, answered_at=None):
+    """``rows`` [(review, label, probability, correct, source)] answered (at ``answered_at``,
+    if given) and quarantined by a rejected version (0.88 -> 0.74); returns (rejected
+    version, [feedback ids])."""
     with sessions.begin() as session:
         rejected = model_store.register(
             session,
@@ -70,7 +71,10 @@ def quarantine_rows(sessions, seed_model, tiny_model, tiny_model_written, rows):
         for review, label, probability, correct, source in rows:
             shown = Prediction(label, probability, probability, seed_model)
             (stored,) = feedback.store_predictions(session, [review], [shown], "api", source)
-            ids.append(feedback.add(session, stored.id, correct, source).id)
+            row = feedback.add(session, stored.id, correct, source)
+            if answered_at is not None:
+                row.updated_at = answered_at
+            ids.append(row.id)
         feedback.claim(session, 100)
         assert feedback.mark(session, ids, rejected, QUARANTINED) == len(rows)
     return rejected, ids

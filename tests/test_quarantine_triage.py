@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from movieclassifier import feedback, model_store
-from movieclassifier.model import Prediction
-from movieclassifier.schema import APPROVED, DISCARDED, QUARANTINED, REJECTED, Feedback
+from admin_helpers import quarantine_rows
+from movieclassifier import feedback
+from movieclassifier.schema import APPROVED, DISCARDED, QUARANTINED, Feedback
 
 # Two sources that share their first 6 hex digits, so "abcdef" is ambiguous.
 FIRST = "abcdef01" + "0" * 24
@@ -47,27 +47,10 @@ def env(settings, monkeypatch):
 @pytest.fixture
 def quarantine(sessions, seed_model, tiny_model, tiny_model_written) -> Quarantine:
     """``ROWS`` answered, learned by a version the gate rejected (0.88 -> 0.74), quarantined."""
-    with sessions.begin() as session:
-        rejected = model_store.register(
-            session,
-            tiny_model_written,
-            tiny_model,
-            status=REJECTED,
-            source=model_store.RETRAIN_SOURCE,
-            parent_version=seed_model,
-            holdout_accuracy=0.74,
-            details={"holdout_accuracy_before": 0.88},
-        ).version
-        ids = {}
-        for name, (review, label, probability, correct, source) in ROWS.items():
-            shown = Prediction(label, probability, probability, seed_model)
-            (stored,) = feedback.store_predictions(session, [review], [shown], "api", source)
-            row = feedback.add(session, stored.id, correct, source)
-            row.updated_at = ANSWERED
-            ids[name] = row.id
-        feedback.claim(session, 10)
-        assert feedback.mark(session, list(ids.values()), rejected, QUARANTINED) == len(ROWS)
-    return Quarantine(rejected, ids)
+    rejected, ids = quarantine_rows(
+        sessions, seed_model, tiny_model, tiny_model_written, list(ROWS.values()), ANSWERED
+    )
+    return Quarantine(rejected, dict(zip(ROWS, ids, strict=True)))
 
 
 def statuses(sessions, quarantine):

@@ -7,7 +7,7 @@ no JavaScript and no asset from anywhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from movieclassifier.reliability import Bin
 from movieclassifier.stats import Series
@@ -43,8 +43,8 @@ class Tick:
 
 
 @dataclass(frozen=True)
-class Chart:
-    """Everything the template needs to draw one SVG."""
+class Frame:
+    """A chart's size and plot area, and where a value falls in it (accuracy upwards)."""
 
     width: int
     height: int
@@ -52,6 +52,30 @@ class Chart:
     right: int
     top: int
     bottom: int
+
+    @classmethod
+    def of(cls, width: int, height: int) -> Frame:
+        """Room for the axis labels on the left and bottom, and labels on top."""
+        return cls(width, height, LEFT, width - RIGHT, TOP, height - BOTTOM)
+
+    def x(self, value: float, low: float, high: float) -> float:
+        return scale(value, low, high, self.left, self.right)
+
+    def y(self, accuracy: float) -> float:
+        return scale(accuracy, 0, 1, self.bottom, self.top)
+
+    def accuracy_ticks(self) -> list[Tick]:
+        return [Tick(self.y(t), f"{t:.0%}") for t in Y_TICKS]
+
+    def sizes(self) -> dict[str, int]:
+        """The frame's fields, to build a chart that is a frame."""
+        return {f.name: getattr(self, f.name) for f in fields(Frame)}
+
+
+@dataclass(frozen=True)
+class Chart(Frame):
+    """Everything the template needs to draw the live accuracy chart."""
+
     points: list[ChartPoint]
     line: str
     marks: list[ChartMark]
@@ -107,14 +131,12 @@ def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | 
     if not series.points:
         return None
     x_max = max([series.total, 1] + [p.answers_before for p in series.promotions])
-    bottom_y = height - BOTTOM
+    frame = Frame.of(width, height)
 
     def x_of(answers: float) -> float:
-        return scale(answers, 0, x_max, LEFT, width - RIGHT)
+        return frame.x(answers, 0, x_max)
 
-    def y_of(accuracy: float) -> float:
-        return scale(accuracy, 0, 1, bottom_y, TOP)
-
+    y_of = frame.y
     points = [
         ChartPoint(
             x_of((p.start + p.end) / 2),
@@ -135,19 +157,19 @@ def layout(series: Series, width: int = WIDTH, height: int = HEIGHT) -> Chart | 
         for index, promotion in enumerate(series.promotions)
     ]
     return Chart(
-        width=width,
-        height=height,
-        left=LEFT,
-        right=width - RIGHT,
-        top=TOP,
-        bottom=bottom_y,
+        **frame.sizes(),
         points=points,
-        line=" ".join(f"{p.x},{p.y}" for p in points),
+        line=polyline(points),
         marks=marks,
         x_ticks=x_ticks([x_of(t) for t in answer_ticks], answer_ticks),
-        y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
+        y_ticks=frame.accuracy_ticks(),
         bucket=series.bucket,
     )
+
+
+def polyline(points: list[ChartPoint]) -> str:
+    """An SVG polyline's points."""
+    return " ".join(f"{p.x},{p.y}" for p in points)
 
 
 @dataclass(frozen=True)
@@ -162,15 +184,9 @@ class ReliabilityLine:
 
 
 @dataclass(frozen=True)
-class ReliabilityChart:
+class ReliabilityChart(Frame):
     """The reliability diagram: accuracy against the confidence shown, and the diagonal."""
 
-    width: int
-    height: int
-    left: int
-    right: int
-    top: int
-    bottom: int
     diagonal: str
     lines: list[ReliabilityLine]
     x_ticks: list[Tick]
@@ -187,14 +203,12 @@ def reliability_layout(
     """Coordinates for the held-out and the live bins; None when neither has any."""
     if not held and not live:
         return None
-    bottom_y = height - BOTTOM
+    frame = Frame.of(width, height)
 
     def x_of(confidence: float) -> float:
-        return scale(confidence, 0.5, 1.0, LEFT, width - RIGHT)
+        return frame.x(confidence, 0.5, 1.0)
 
-    def y_of(accuracy: float) -> float:
-        return scale(accuracy, 0, 1, bottom_y, TOP)
-
+    y_of = frame.y
     lines = []
     for name, css, bins in (("held-out rows", "held-out", held), ("live answers", "live", live)):
         if not bins:
@@ -208,18 +222,11 @@ def reliability_layout(
             )
             for b in bins
         ]
-        lines.append(
-            ReliabilityLine(name, css, points, " ".join(f"{p.x},{p.y}" for p in points), bins)
-        )
+        lines.append(ReliabilityLine(name, css, points, polyline(points), bins))
     return ReliabilityChart(
-        width=width,
-        height=height,
-        left=LEFT,
-        right=width - RIGHT,
-        top=TOP,
-        bottom=bottom_y,
+        **frame.sizes(),
         diagonal=f"{x_of(0.5)},{y_of(0.5)} {x_of(1.0)},{y_of(1.0)}",
         lines=lines,
         x_ticks=[Tick(x_of(t), f"{t:.0%}") for t in CONFIDENCE_TICKS],
-        y_ticks=[Tick(y_of(t), f"{t:.0%}") for t in Y_TICKS],
+        y_ticks=frame.accuracy_ticks(),
     )

@@ -137,46 +137,36 @@ def record_feedback(
         NotFound: no stored prediction has that reference, or this sender may not answer it.
         Conflict: the earlier answer was already learned.
     """
-    db_session = database.get_session()
-    try:
-        prediction, row = feedback.answer(db_session, reference, correct, channel, source)
-    except feedback.UnknownPrediction as exc:
-        db_session.rollback()
-        raise unknown_reference(reference, channel) from exc
-    except feedback.AlreadyLearned as exc:
-        db_session.rollback()
-        raise Conflict(str(exc)) from exc
-    db_session.commit()
-    metrics.record_feedback(correct)
-    return prediction, row
+    return record_feedback_batch([(reference, correct)], channel, source, named=False)[0]
 
 
 def record_feedback_batch(
-    answers: Sequence[tuple[str, bool]], channel: str, source: str | None
+    answers: Sequence[tuple[str, bool]], channel: str, source: str | None, named: bool = True
 ) -> list[tuple[StoredPrediction, Feedback]]:
-    """Store every answer from ``source`` in one transaction, or none (an error names the
-    answer's index in ``answers``).
+    """Store every answer from ``source`` in one transaction, or none; with ``named``, an
+    error names the answer by its index (``answers[i]: ...``).
 
     Rows are locked in the order of their references, so two batches naming the same
     predictions cannot deadlock; a reference named twice keeps its last answer.
 
     Raises:
-        NotFound: ``answers[i]`` names nothing, or nothing this sender may answer.
-        Conflict: the earlier answer to ``answers[i]`` was already learned.
+        NotFound: an answer names nothing, or nothing this sender may answer.
+        Conflict: the earlier answer to one was already learned.
     """
     db_session = database.get_session()
     stored: dict[int, tuple[StoredPrediction, Feedback]] = {}
     for index in sorted(range(len(answers)), key=lambda i: (answers[i][0], i)):
         reference, correct = answers[index]
+        named_as = f"answers[{index}]: " if named else ""
         try:
             stored[index] = feedback.answer(db_session, reference, correct, channel, source)
         except feedback.UnknownPrediction as exc:
             db_session.rollback()
             error = unknown_reference(reference, channel)
-            raise NotFound(f"answers[{index}]: {error.message}") from exc
+            raise NotFound(named_as + error.message) from exc
         except feedback.AlreadyLearned as exc:
             db_session.rollback()
-            raise Conflict(f"answers[{index}]: {exc}") from exc
+            raise Conflict(f"{named_as}{exc}") from exc
     db_session.commit()
     for _, correct in answers:
         metrics.record_feedback(correct)
